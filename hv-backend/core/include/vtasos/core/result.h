@@ -82,6 +82,7 @@ public:
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
+    T&& operator*() && { return std::move(*this).value(); }
     T value_or(T fallback) const { return ok() ? std::get<0>(v_) : std::move(fallback); }
 
 private:

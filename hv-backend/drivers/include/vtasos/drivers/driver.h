@@ -49,9 +49,13 @@ public:
     virtual Status probe() = 0;
     virtual DriverCaps caps() const = 0;
     // Creates/updates the tenant's confinement and moves its pids into it.
-    // Errors: kNotFound (a pid is gone), kPermissionDenied, kIo.
+    // Errors: kNotFound (a pid is gone), kPermissionDenied, kIo; kInvalidArgument
+    // for a bad tenant name, an empty/offline PU set or more threads than CPUs.
+    // The message names the step that failed; the tenant is rolled back.
     virtual Status apply(const TenantTarget& target, const Placement& placement) = 0;
-    // Stops / resumes every task of the tenant. kUnavailable without freeze caps.
+    // Stops / resumes every task of the tenant. kUnavailable without freeze caps,
+    // kNotFound for a tenant without confinement, kTimeout when the platform does
+    // not settle in time (a timed-out freeze is undone).
     virtual Status freeze(std::string_view tenant) = 0;
     virtual Status thaw(std::string_view tenant) = 0;
     // Thaws, unpins and removes the tenant's confinement. Idempotent.
@@ -65,13 +69,28 @@ public:
 
 struct DriverConfig {
     // Linux: cgroup filesystem root (normally /sys/fs/cgroup); a seam for tests.
+    // At the default the hierarchies are found in /proc/self/mountinfo; any other
+    // value is read as a directory tree: <root>/cpuset + <root>/freezer (v1) or
+    // <root>/cgroup.controllers (v2). A root with neither means affinity only.
     std::string cgroup_root = "/sys/fs/cgroup";
-    // Name of the parent cgroup holding one child per tenant.
+    // Name of the parent cgroup holding one child per tenant (a relative path;
+    // nested "a/b" is allowed, ".." is not).
     std::string parent = "vtasos";
+    // Bound on waiting for a freeze/thaw to take effect (v1 FREEZING -> FROZEN,
+    // v2 cgroup.events "frozen 1"); past it freeze() undoes itself, kTimeout.
+    int freeze_timeout_ms = 2000;
+    // Bound on retrying rmdir of a tenant cgroup that is still busy (EBUSY).
+    int rmdir_timeout_ms = 1000;
 };
 
 // Factory by name: "linux" (the embedded default); later "kvm", "xen", "sim".
-// Unknown name: kNotFound naming the known drivers.
+// The driver is constructed only; call probe() before use (the Linux driver
+// probes lazily on its first operation otherwise).
+// Errors: kNotFound for an unknown name, naming the known drivers;
+//         kInvalidArgument for a bad config (e.g. parent with "..").
 Result<std::unique_ptr<Driver>> make_driver(std::string_view name, const DriverConfig& config);
+
+// Names make_driver accepts, in registry order ("linux" first).
+std::vector<std::string> known_drivers();
 
 }  // namespace vtasos
