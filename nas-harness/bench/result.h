@@ -38,7 +38,7 @@ std::string_view errc_name(Errc code);
 std::string_view errc_message(Errc code);
 
 class Error {
-public:
+  public:
     Error() = default;
     Error(Errc code, std::string message) : code_(code), message_(std::move(message)) {}
     Errc code() const { return code_; }
@@ -49,14 +49,14 @@ public:
     Error with_context(std::string_view context) const;
     bool operator==(const Error&) const = default;
 
-private:
+  private:
     Errc code_ = Errc::kInternal;
     std::string message_;
 };
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
     Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
     bool ok() const { return v_.index() == 0; }
@@ -82,13 +82,13 @@ public:
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : err_(std::move(error)), ok_(false) {}  // NOLINT
     bool ok() const { return ok_; }
@@ -98,7 +98,7 @@ public:
         return err_;
     }
 
-private:
+  private:
     Error err_;
     bool ok_ = true;
 };

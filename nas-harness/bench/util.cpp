@@ -56,9 +56,9 @@ std::string to_upper(std::string_view s) {
 
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     auto bad = [&](std::string_view why) {
-        return make_error(Errc::kInvalidArgument,
-                          "duration '" + std::string(text) + "': " + std::string(why) +
-                              " (examples: 90, 90s, 500ms, 5m, 1h30m)");
+        return make_error(Errc::kInvalidArgument, "duration '" + std::string(text) +
+                                                      "': " + std::string(why) +
+                                                      " (examples: 90, 90s, 500ms, 5m, 1h30m)");
     };
     auto s = trim(text);
     if (s.empty()) return bad("empty");
@@ -79,11 +79,16 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
         while (k < s.size() && std::isalpha(static_cast<unsigned char>(s[k]))) ++k;
         auto unit = s.substr(j, k - j);
         double scale = 0;
-        if (unit.empty() || unit == "s") scale = 1000;
-        else if (unit == "ms") scale = 1;
-        else if (unit == "m" || unit == "min") scale = 60000;
-        else if (unit == "h") scale = 3600000;
-        else return bad("unknown unit '" + std::string(unit) + "'");
+        if (unit.empty() || unit == "s")
+            scale = 1000;
+        else if (unit == "ms")
+            scale = 1;
+        else if (unit == "m" || unit == "min")
+            scale = 60000;
+        else if (unit == "h")
+            scale = 3600000;
+        else
+            return bad("unknown unit '" + std::string(unit) + "'");
         total_ms += v * scale;
         any = true;
         i = k;
@@ -113,9 +118,9 @@ Result<std::vector<int>> parse_positive_ints(std::string_view text, std::string_
         int v = 0;
         auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
         if (ec != std::errc() || p != item.data() + item.size() || v < 1 || v > max)
-            return make_error(Errc::kInvalidArgument,
-                              std::string(what) + ": '" + item + "' is not an integer in 1.." +
-                                  std::to_string(max));
+            return make_error(Errc::kInvalidArgument, std::string(what) + ": '" + item +
+                                                          "' is not an integer in 1.." +
+                                                          std::to_string(max));
         out.push_back(v);
     }
     return out;
@@ -196,8 +201,10 @@ std::string shell_quote(const std::vector<std::string>& argv) {
         } else {
             out += '\'';
             for (char c : a) {
-                if (c == '\'') out += "'\\''";
-                else out += c;
+                if (c == '\'')
+                    out += "'\\''";
+                else
+                    out += c;
             }
             out += '\'';
         }
