@@ -20,8 +20,8 @@ struct Placement {
     std::string tenant;
     std::vector<CpuPlacement> cpus;  // one per requested CPU, in cpu order
     std::vector<int> mem_nodes;      // NUMA os indices (cpuset.mems); empty = all
-    // Solver's objective terms, lexicographic (lower is better): bandwidth
-    // overload, shared cores, packages used (negated for spread tenants).
+    // Solver's objective terms, lexicographic (lower is better); their
+    // meaning is documented in solver/include/vtasos/solver/solver.h.
     std::vector<double> objective;
     std::vector<std::string> trace;  // why: one line per decision
 
