@@ -15,11 +15,16 @@ namespace npb {
 
 char class_char(Class cls) {
     switch (cls) {
-        case Class::S: return 'S';
-        case Class::W: return 'W';
-        case Class::A: return 'A';
-        case Class::B: return 'B';
-        case Class::C: return 'C';
+        case Class::S:
+            return 'S';
+        case Class::W:
+            return 'W';
+        case Class::A:
+            return 'A';
+        case Class::B:
+            return 'B';
+        case Class::C:
+            return 'C';
     }
     return '?';
 }
@@ -45,11 +50,26 @@ void usage(std::FILE* out, const char* kernel) {
 bool parse_class(const std::string& s, Class* out) {
     if (s.size() != 1) return false;
     switch (s[0]) {
-        case 'S': case 's': *out = Class::S; return true;
-        case 'W': case 'w': *out = Class::W; return true;
-        case 'A': case 'a': *out = Class::A; return true;
-        case 'B': case 'b': *out = Class::B; return true;
-        case 'C': case 'c': *out = Class::C; return true;
+        case 'S':
+        case 's':
+            *out = Class::S;
+            return true;
+        case 'W':
+        case 'w':
+            *out = Class::W;
+            return true;
+        case 'A':
+        case 'a':
+            *out = Class::A;
+            return true;
+        case 'B':
+        case 'b':
+            *out = Class::B;
+            return true;
+        case 'C':
+        case 'c':
+            *out = Class::C;
+            return true;
     }
     return false;
 }
@@ -94,7 +114,8 @@ Options parse_args(int argc, char** argv, const char* kernel_name) {
             std::exit(0);
         } else if (arg == "--class") {
             std::string v = take_value();
-            if (!parse_class(v, &o.cls)) bad_args(kernel, "bad class '" + v + "' (want S, W, A, B or C)");
+            if (!parse_class(v, &o.cls))
+                bad_args(kernel, "bad class '" + v + "' (want S, W, A, B or C)");
         } else if (arg == "--threads") {
             std::string v = take_value();
             if (!parse_threads(v, &o.threads))
@@ -105,6 +126,8 @@ Options parse_args(int argc, char** argv, const char* kernel_name) {
             bad_args(kernel, "unknown argument '" + std::string(argv[i]) + "'");
         }
     }
+    // Kernels split work by omp_get_num_threads(); a team must never be cut short.
+    omp_set_dynamic(0);
     if (o.threads > 0) omp_set_num_threads(o.threads);
     return o;
 }
@@ -119,14 +142,52 @@ double randlc(double* x, double a) {
     return static_cast<double>(ix) * kInvTwo46;
 }
 
+// Four interleaved chains, each stepping by a^4, break the multiply latency chain; the values
+// are the same as one chain stepping by a.
 void vranlc(int n, double* x, double a, double* y) {
     const std::uint64_t ia = static_cast<std::uint64_t>(a);
     std::uint64_t ix = static_cast<std::uint64_t>(*x);
-    for (int i = 0; i < n; ++i) {
+    int i = 0;
+    if (n >= 8) {
+        const std::uint64_t ia4 = (((ia * ia) & kMask46) * ((ia * ia) & kMask46)) & kMask46;
+        std::uint64_t s0 = (ia * ix) & kMask46;
+        std::uint64_t s1 = (ia * s0) & kMask46;
+        std::uint64_t s2 = (ia * s1) & kMask46;
+        std::uint64_t s3 = (ia * s2) & kMask46;
+        const int blocks = n / 4;
+        for (int b = 0; b < blocks; ++b, i += 4) {
+            y[i] = static_cast<double>(s0) * kInvTwo46;
+            y[i + 1] = static_cast<double>(s1) * kInvTwo46;
+            y[i + 2] = static_cast<double>(s2) * kInvTwo46;
+            y[i + 3] = static_cast<double>(s3) * kInvTwo46;
+            ix = s3;
+            s0 = (ia4 * s0) & kMask46;
+            s1 = (ia4 * s1) & kMask46;
+            s2 = (ia4 * s2) & kMask46;
+            s3 = (ia4 * s3) & kMask46;
+        }
+    }
+    for (; i < n; ++i) {
         ix = (ia * ix) & kMask46;
         y[i] = static_cast<double>(ix) * kInvTwo46;
     }
     *x = static_cast<double>(ix);
+}
+
+double lcg_power(double a, long long k) {
+    std::uint64_t base = static_cast<std::uint64_t>(a) & kMask46;
+    std::uint64_t result = 1;
+    while (k > 0) {
+        if (k & 1) result = (result * base) & kMask46;
+        base = (base * base) & kMask46;
+        k >>= 1;
+    }
+    return static_cast<double>(result);
+}
+
+double lcg_skip(double x, double a, long long k) {
+    const std::uint64_t m = static_cast<std::uint64_t>(lcg_power(a, k));
+    return static_cast<double>((m * static_cast<std::uint64_t>(x)) & kMask46);
 }
 
 double wtime() { return omp_get_wtime(); }
@@ -150,7 +211,10 @@ void print_results(const Report& r) {
 
     std::printf("\n\n %s Benchmark Completed%s\n", r.name.c_str(), c_style ? "" : ".");
     std::printf(" Class           =                        %c\n", cls);
-    if (r.n2 == 0 && r.n3 == 0) {
+    if (c_style && r.n3 == 0) {
+        // c_print_results: a two-part 1-D size (IS classes D/E) prints as the product.
+        std::printf(" Size            =             %12ld\n", r.n2 != 0 ? r.n1 * r.n2 : r.n1);
+    } else if (r.n2 == 0 && r.n3 == 0) {
         if (r.name == "EP") {
             // Fortran writes 2**n1 as f15.0 and drops the trailing '.', right-aligned in 15.
             char digits[32];
@@ -172,11 +236,11 @@ void print_results(const Report& r) {
         std::printf(" Warning: Threads used differ from threads available\n");
     std::printf(" Mop/s total     =             %12.2f\n", r.mops);
     std::printf(" Mop/s/thread    =             %12.2f\n", r.mops / num_threads);
-    if (c_style)
-        std::printf(" Operation type  = %24s\n", r.op_type.c_str());
-    else
-        std::printf(" Operation type  = %-24s\n", r.op_type.c_str());
-    std::printf(" Verification    =             %s\n", r.verified ? "  SUCCESSFUL" : "UNSUCCESSFUL");
+    // Both NPB layouts right-align the operation type in 24 columns (the Fortran kernels pass
+    // it pre-padded, e.g. "          floating point").
+    std::printf(" Operation type  = %24s\n", r.op_type.c_str());
+    std::printf(" Verification    =             %s\n",
+                r.verified ? "  SUCCESSFUL" : "UNSUCCESSFUL");
     std::printf(" Version         =             %12s\n", "3.4-vtasos");
     // __DATE__ is "Mmm dd yyyy"; NPB prints "dd Mmm yyyy".
     const char* d = __DATE__;
@@ -184,13 +248,23 @@ void print_results(const Report& r) {
     std::snprintf(date, sizeof date, "%.2s %.3s %.4s", d + 4, d, d + 7);
     if (date[0] == ' ') date[0] = '0';
     std::printf(" Compile date    =             %12s\n", date);
+    // Same labels as the reference of each kernel (C: CC..CLINKFLAGS; Fortran: FC..RAND).
+    struct Line {
+        const char* c_label;
+        const char* f_label;
+        const char* value;
+    };
+    const Line lines[] = {
+        {"CC", "FC", NPB_CC},
+        {"CLINK", "FLINK", NPB_CC},
+        {"C_LIB", "F_LIB", NPB_CLIB},
+        {"C_INC", "F_INC", "-I nas-harness/kernels/common"},
+        {"CFLAGS", "FFLAGS", NPB_CFLAGS},
+        {"CLINKFLAGS", "FLINKFLAGS", "-fopenmp"},
+    };
     std::printf("\n Compile options:\n");
-    std::printf("    CC           = %s\n", NPB_CC);
-    std::printf("    CLINK        = %s\n", NPB_CC);
-    std::printf("    C_LIB        = %s\n", NPB_CLIB);
-    std::printf("    C_INC        = -I nas-harness/kernels/common\n");
-    std::printf("    CFLAGS       = %s\n", NPB_CFLAGS);
-    std::printf("    CLINKFLAGS   = %s\n", "-fopenmp");
+    for (const Line& l : lines)
+        std::printf("    %-12s = %s\n", c_style ? l.c_label : l.f_label, l.value);
     if (!c_style) std::printf("    RAND         = %s\n", "npb::randlc (vtasos clean-room)");
     std::printf("\n\n Please send all errors/feedbacks to:\n\n");
     std::printf(" NPB Development Team\n");

@@ -31,7 +31,8 @@ struct Options {
 // Parses the command line of kernel `kernel_name` (e.g. "cg"):
 //   --class S|W|A|B|C (also --class=X; case-insensitive), --threads N (N >= 1, also --threads=N),
 //   --corrupt-result, --help / -h.
-// Result: the options; with threads > 0 it has already called omp_set_num_threads(threads).
+// Result: the options; it has called omp_set_dynamic(0) and, with threads > 0,
+// omp_set_num_threads(threads).
 // Errors (no return): --help prints the usage to stdout and exits 0; an unknown argument, a
 // missing value, a bad class or a bad thread count prints "npb-<kernel>: <what is wrong>" and the
 // usage to stderr and exits 2.
@@ -44,6 +45,14 @@ double randlc(double* x, double a);
 
 // n successive values of randlc(x, a) into y[0..n-1]; *x ends on the last state. n <= 0: no-op.
 void vranlc(int n, double* x, double a, double* y);
+
+// The generator state after k more steps from *x: a^k * x mod 2^46 (k >= 0), in O(log k). Lets
+// each thread start its share of a sequence without generating what precedes it.
+// lcg_skip(x, a, 1) == the new *x of randlc(&x, a).
+double lcg_skip(double x, double a, long long k);
+
+// a^k mod 2^46 for k >= 0 (the multiplier that advances the state by k steps).
+double lcg_power(double a, long long k);
 
 // Wall-clock seconds since an arbitrary origin (omp_get_wtime).
 double wtime();
@@ -59,15 +68,15 @@ struct Report {
     int niter = 0;
     double seconds = 0;
     double mops = 0;      // Mop/s total
-    std::string op_type;  // e.g. "floating point", "keys ranked"
+    std::string op_type;  // printed right-aligned in 24 columns: "floating point", "keys ranked"
     bool verified = false;
     int threads = 0;  // threads used; 0: print_results measures threads_in_use()
 };
 
 // Prints the NPB 3.4 OpenMP print_results report for `r` to stdout, field for field. Kernels
 // whose reference is C (IS) get the C layout of c_print_results, the others the Fortran layout
-// of print_results.f90; the two differ only in the title period, the operation-type alignment,
-// the grid-size spacing and the compile-option labels (SPEC.md, "Report layout").
+// of print_results.f90; the two differ only in the title period, the 3-D size spacing and the
+// compile-option labels (SPEC.md, "Report layout"). Never fails.
 void print_results(const Report& r);
 
 }  // namespace npb
