@@ -1,0 +1,128 @@
+// The vtasosd wire protocol: parsing and validation of one request line.
+//
+// Every message is one line of JSON (newline-delimited) on a Unix stream
+// socket, at most kMaxMessageBytes long, shaped {"v":1,"id":N,"op":"...",...}.
+// parse_message() is the single entry point the daemon (and the fuzzer) uses:
+// it checks framing, JSON syntax, nesting, the protocol version, the id, the
+// op and then every field of that op, and returns either a fully validated
+// Message or an Error whose message names the offending field
+// ("register.pids[2]: expected an integer in 1..4194304, got number -3").
+// See docs/protocol.md for the full description of each operation.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "vtasos/core/profile.h"
+#include "vtasos/core/request.h"
+#include "vtasos/core/result.h"
+
+namespace vtasos::daemon {
+
+inline constexpr int kProtocolVersion = 1;
+// Largest request line, newline excluded. Replies may be larger (status of many
+// tenants, the topology of a big machine); clients accept replies up to kMaxReplyBytes.
+inline constexpr size_t kMaxMessageBytes = 64 * 1024;
+inline constexpr size_t kMaxReplyBytes = 16 * 1024 * 1024;
+inline constexpr int kMaxNesting = 32;  // JSON arrays/objects inside each other
+inline constexpr int kMaxPidsPerTenant = 1024;
+inline constexpr int64_t kMaxPid = 4194304;          // PID_MAX_LIMIT on 64-bit Linux
+inline constexpr int64_t kMaxId = 9007199254740991;  // 2^53 - 1: exact in every JSON reader
+
+enum class Op {
+    kHello,
+    kRegister,
+    kUpdate,
+    kAdvice,
+    kRelease,
+    kStatus,
+    kTopology,
+    kFreeze,
+    kThaw,
+    kThawAll,
+};
+
+// One row per operation: its wire name, the fields it accepts besides v/id/op,
+// and a one-line summary (used by docs, hello and error messages).
+struct OpInfo {
+    Op op;
+    std::string_view name;
+    std::vector<std::string_view> fields;
+    std::string_view summary;
+};
+std::span<const OpInfo> op_table();
+std::string_view to_string(Op op);
+
+struct RegisterArgs {
+    std::string tenant;
+    std::vector<pid_t> pids;             // may be empty: a reservation without processes
+    std::optional<Request> request;      // explicit request (tenant filled from `tenant`)
+    std::optional<std::string> profile;  // or a profile name
+    int cpus = 0;                        // with a profile or no request: 0 = let the daemon pick
+    bool detached = false;               // survive the connection (cleaned when pids exit)
+    std::vector<pid_t> threads;          // optional per-CPU thread ids (threads[i] -> cpu i)
+    bool operator==(const RegisterArgs&) const = default;
+};
+
+struct TenantArgs {
+    std::string tenant;
+    bool operator==(const TenantArgs&) const = default;
+};
+
+struct UpdateArgs {
+    std::string tenant;
+    Profile observations;  // learned rates; name defaults to the tenant id
+    bool operator==(const UpdateArgs&) const = default;
+};
+
+struct HelloArgs {
+    std::string client;  // free-form client name for logs, may be empty
+    bool operator==(const HelloArgs&) const = default;
+};
+
+using OpArgs = std::variant<std::monostate, HelloArgs, RegisterArgs, TenantArgs, UpdateArgs>;
+
+struct Message {
+    int64_t id = 0;
+    Op op = Op::kHello;
+    OpArgs args;
+    bool operator==(const Message&) const = default;
+};
+
+// parse_message's answer: the request id when it could be read (so that even
+// an error reply carries it) and the validated message or the error.
+struct Parsed {
+    std::optional<int64_t> id;
+    Result<Message> message = Error(Errc::kInternal, "not parsed");
+};
+
+// Parses and validates one request line (without its trailing newline; a
+// trailing '\r' is tolerated). Errors:
+//   kProtocol        - over kMaxMessageBytes, not JSON, nested deeper than
+//                      kMaxNesting, missing or unsupported "v"
+//   kInvalidArgument - not an object, bad "id", unknown "op", unknown field,
+//                      any field of the wrong type or out of range; the
+//                      message starts with the field path.
+// Never throws.
+Parsed parse_message(std::string_view line);
+
+// Reply skeletons: {"v":1,"id":ID,"ok":true} and
+// {"v":1,"id":ID,"ok":false,"error":{"code":"...","message":"..."}}; id null when unknown.
+nlohmann::json ok_reply(std::optional<int64_t> id);
+nlohmann::json error_reply(std::optional<int64_t> id, const Error& error);
+
+// One wire line: compact JSON plus '\n', an object's "v", "id" and "ok" first
+// ({"v":1,"id":7,"ok":true,...}). Invalid UTF-8 (which can only come from
+// echoed input) is replaced by U+FFFD, so serialization never throws.
+std::string serialize(const nlohmann::json& j);
+
+}  // namespace vtasos::daemon

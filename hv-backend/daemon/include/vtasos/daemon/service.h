@@ -1,0 +1,150 @@
+// Service: what vtasosd decides, apart from how messages arrive.
+//
+// The Service owns the tenant table, the solver, the driver and the profile
+// store. The event loop (Server) hands it one validated request at a time and
+// tells it when a tenant's process exits (pidfd) or a connection closes; the
+// Service answers, applies placements through the driver, writes the state
+// file after every change and logs one key=value line per decision. Keeping it
+// free of sockets makes it testable with a fake driver.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "vtasos/core/advice.h"
+#include "vtasos/core/placement.h"
+#include "vtasos/core/profile.h"
+#include "vtasos/core/request.h"
+#include "vtasos/core/result.h"
+#include "vtasos/core/topology.h"
+#include "vtasos/daemon/protocol.h"
+#include "vtasos/drivers/driver.h"
+#include "vtasos/profiles/profiles.h"
+#include "vtasos/solver/solver.h"
+
+namespace vtasos::daemon {
+
+// Who sent a request: SO_PEERCRED of the connection plus the connection id.
+struct Peer {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    pid_t pid = 0;
+    uint64_t conn = 0;  // 0 = no connection (tests, recovery)
+};
+
+struct ServiceConfig {
+    std::string state_path;  // "" = do not persist
+    size_t max_tenants = 4096;
+    SolverOptions solver;
+    std::string version = "0";
+};
+
+// One registered process of a tenant.
+struct TenantProcess {
+    pid_t pid = 0;
+    uint64_t start_time = 0;  // /proc/PID/stat field 22: tells a recycled pid apart
+    int pidfd = -1;
+};
+
+struct TenantEntry {
+    Request request;
+    Placement placement;
+    std::string source;  // "request", "profile:NAME", "default"
+    uid_t owner = 0;
+    uint64_t conn = 0;  // registering connection; 0 once it closed (detached) or after restart
+    bool detached = false;
+    bool frozen = false;
+    bool replaced = false;  // the one monitoring-driven re-placement was used
+    std::vector<TenantProcess> processes;
+    std::vector<pid_t> threads;
+    std::optional<Profile> observations;
+    int64_t since = 0;  // unix seconds of registration
+};
+
+class Service {
+public:
+    // `profiles` may be empty (no profile directory): then only explicit
+    // requests and the default request are used.
+    Service(Topology topology, std::unique_ptr<Driver> driver, std::optional<ProfileStore> profiles,
+            ServiceConfig config);
+    ~Service();
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
+
+    // Called with (pid, fd, true) after a tenant pidfd is opened and with
+    // (pid, fd, false) just before it is closed; the event loop polls them.
+    using PidfdHook = std::function<void(pid_t pid, int fd, bool add)>;
+    void set_pidfd_hook(PidfdHook hook) { pidfd_hook_ = std::move(hook); }
+
+    // Start-up recovery: thaw every vtasos confinement (nothing stays frozen),
+    // re-adopt the state file's tenants whose processes still run (re-applying
+    // their placement), remove confinements nobody owns, rewrite the state file.
+    void recover();
+
+    // One request line -> one reply line ('\n'-terminated). Never throws.
+    std::string handle_line(std::string_view line, const Peer& peer);
+    // A validated message -> the reply object.
+    nlohmann::json handle(const Message& message, const Peer& peer);
+
+    // A tenant process exited: forget it; the tenant is cleaned up when it has none left.
+    void on_process_exit(pid_t pid);
+    // A connection closed: clean up its tenants unless they registered detached.
+    void on_disconnect(uint64_t conn);
+    // Releases every tenant (clean shutdown) and writes the empty state.
+    void shutdown();
+
+    const Topology& topology() const { return solver_.topology(); }
+    const std::map<std::string, TenantEntry>& tenants() const { return tenants_; }
+    DriverCaps driver_caps() const { return caps_; }
+    std::string_view driver_name() const { return driver_->name(); }
+    // Load feedback for one tenant (DESIGN.md "Scheduling").
+    Advice advice_for(const TenantEntry& t) const;
+    // Sum of every tenant's requested CPUs.
+    int64_t total_demand() const;
+
+private:
+    Result<nlohmann::json> do_hello(const HelloArgs& a, const Peer& peer);
+    Result<nlohmann::json> do_register(const RegisterArgs& a, const Peer& peer);
+    Result<nlohmann::json> do_update(const UpdateArgs& a, const Peer& peer);
+    Result<nlohmann::json> do_advice(const TenantArgs& a, const Peer& peer);
+    Result<nlohmann::json> do_release(const TenantArgs& a, const Peer& peer);
+    Result<nlohmann::json> do_freeze(const TenantArgs& a, const Peer& peer, bool freeze);
+    Result<nlohmann::json> do_status(const Peer& peer);
+    Result<nlohmann::json> do_topology();
+    Result<nlohmann::json> do_thaw_all(const Peer& peer);
+
+    Result<TenantEntry*> find_owned(std::string_view op, const std::string& tenant,
+                                    const Peer& peer);
+    std::vector<Tenant> others(std::string_view except) const;
+    Result<Request> resolve_request(const RegisterArgs& a, std::string& source) const;
+    nlohmann::json driver_json() const;
+    nlohmann::json tenant_json(const std::string& name, const TenantEntry& t, int64_t demand) const;
+    Advice advice_for(const TenantEntry& t, int64_t demand) const;
+    void close_pidfds(TenantEntry& t);
+    void cleanup(const std::string& tenant, std::string_view reason);
+    void save_state();
+
+    Solver solver_;
+    std::unique_ptr<Driver> driver_;
+    DriverCaps caps_;
+    std::optional<ProfileStore> profiles_;
+    ServiceConfig config_;
+    std::map<std::string, TenantEntry> tenants_;
+    std::unordered_map<pid_t, std::string> pid_tenant_;
+    PidfdHook pidfd_hook_;
+    std::string topology_summary_;
+    nlohmann::json hello_;  // the fixed part of the hello reply, built on first use
+};
+
+}  // namespace vtasos::daemon
