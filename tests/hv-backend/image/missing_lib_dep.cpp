@@ -1,0 +1,1 @@
+int image_test_dep_value() { return 42; }
