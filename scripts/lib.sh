@@ -12,7 +12,7 @@ VTASOS_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libhwloc-dev hwloc libglpk-dev
   libopenmpi-dev openmpi-bin libpmix-dev libpapi-dev
-  gnuplot-nox procps qemu-system-x86 linux-image-amd64
+  gnuplot-nox procps xz-utils qemu-system-x86 linux-image-amd64
 )
 
 vtasos_log() { printf '\033[1m[vtasos]\033[0m %s\n' "$*" >&2; }
