@@ -38,11 +38,15 @@ vtasos_install_deps() {
 vtasos_build() {
   local jobs
   jobs="$(nproc)"
-  if [ ! -f "$VTASOS_BUILD_DIR/build.ninja" ]; then
-    vtasos_log "configuring $VTASOS_BUILD_DIR (clang++, RelWithDebInfo)"
+  # Always (re)configure: components are discovered by the presence of their
+  # CMakeLists.txt, which an incremental build would not notice otherwise.
+  vtasos_log "configuring $VTASOS_BUILD_DIR (clang++, RelWithDebInfo)"
+  if [ -f "$VTASOS_BUILD_DIR/CMakeCache.txt" ]; then
+    cmake -S "$VTASOS_ROOT" -B "$VTASOS_BUILD_DIR" "$@" >/dev/null
+  else
     cmake -S "$VTASOS_ROOT" -B "$VTASOS_BUILD_DIR" -G Ninja \
       -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   fi
   vtasos_log "building with $jobs jobs"
   cmake --build "$VTASOS_BUILD_DIR" -j "$jobs"
