@@ -1,0 +1,44 @@
+// Binder: pins OpenMP threads to the PUs of their placement.
+//
+// Thread n (the n-th OpenMP thread to begin, the initial thread being 0) runs
+// on placement.cpus[n % cpus].pus. The CPU sets are built once, when the
+// placement arrives (before any worker thread starts), so bind_thread() is one
+// sched_setaffinity call with no allocation.
+#pragma once
+
+#include <sched.h>
+
+#include <string>
+#include <vector>
+
+#include "vtasos/core/placement.h"
+#include "vtasos/core/request.h"
+#include "vtasos/core/result.h"
+
+namespace vtasos::ompt {
+
+class Binder {
+public:
+    // Builds the CPU sets. Errors (kInvalidArgument): no CPUs, a CPU without
+    // PUs, a PU id outside 0..CPU_SETSIZE-1.
+    Status set_placement(const Placement& p, MemPolicy memory);
+    bool active() const { return !sets_.empty(); }
+    size_t cpus() const { return sets_.size(); }
+    // PU set thread `seq` gets (for messages and tests).
+    const std::vector<int>& pus_for(unsigned seq) const { return pus_[seq % pus_.size()]; }
+    // Pins the calling thread. Returns 0 or the errno of sched_setaffinity.
+    // Also applies the memory policy (interleave over the placement's memory
+    // nodes when the request asked for it). Async-signal-safe, no allocation.
+    int bind_thread(unsigned seq) const noexcept;
+
+private:
+    std::vector<cpu_set_t> sets_;
+    std::vector<std::vector<int>> pus_;
+    unsigned long node_mask_ = 0;  // memory nodes for interleave (first 64 nodes)
+    bool interleave_ = false;
+};
+
+// The calling thread's allowed PUs (sched_getaffinity), sorted.
+std::vector<int> current_affinity();
+
+}  // namespace vtasos::ompt

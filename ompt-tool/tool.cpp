@@ -1,0 +1,533 @@
+// The OMPT entry point and the only global state of the tool (STYLE.md habit 6):
+// ompt_start_tool, initialize, finalize and the callback trampolines, which
+// forward to the Learner (internal/learner.h) with the calling thread's slot.
+#include "vtasos/ompt/tool.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "internal/binding.h"
+#include "internal/clock.h"
+#include "internal/config.h"
+#include "internal/derive.h"
+#include "internal/feedback.h"
+#include "internal/learner.h"
+#include "internal/papi.h"
+#include "vtasos/profiles/profiles.h"
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+#include "internal/daemon_link.h"
+#include "vtasos/client.h"
+#endif
+
+#ifndef VTASOS_OMPT_PROFILE_DIRS
+#define VTASOS_OMPT_PROFILE_DIRS ""
+#endif
+
+namespace vtasos::ompt {
+namespace {
+
+constexpr int kConnectTimeoutMs = 500;
+
+struct Tool {
+    Config cfg;
+    TickClock clock;
+    pid_t pid = 0;
+    std::string exe;
+    std::unique_ptr<Learner> learner;
+    ProfileChoice choice;
+    Request request;
+    Binder binder;
+    std::atomic<unsigned> bind_seq{0};
+    std::atomic<bool> bind_error_reported{false};
+    std::unique_ptr<PapiCounters> papi;
+    std::string bandwidth_source;
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    std::unique_ptr<DaemonLink> link;
+#endif
+    std::unique_ptr<FeedbackLoop> feedback;
+    std::atomic<uint64_t> last_applied_ns{0};
+    std::atomic<int> last_applied_threads{0};
+    void (*set_num_threads)(int) = nullptr;
+    int (*get_max_threads)() = nullptr;
+    ompt_set_callback_t set_callback = nullptr;
+    std::vector<ompt_callbacks_t> registered;
+    std::atomic<bool> finalized{false};
+};
+
+// Set by initialize (and cleared when it undoes itself); read by every callback.
+Tool* g_tool = nullptr;
+// A tool was handed to a runtime in this process (a second load returns NULL).
+std::atomic<bool> g_started{false};
+// In a child forked after initialize: no daemon traffic, no profile, no helper thread.
+std::atomic<bool> g_forked_child{false};
+// The calling thread's counters; initial-exec keeps the access one instruction.
+__thread ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+
+void say(const std::string& line) { std::fprintf(stderr, "vtasos-ompt: %s\n", line.c_str()); }
+
+const char* set_result_name(ompt_set_result_t r) {
+    switch (r) {
+        case ompt_set_error:
+            return "error (the runtime refused the registration)";
+        case ompt_set_never:
+            return "never (the runtime never dispatches this event)";
+        case ompt_set_impossible:
+            return "impossible (the event cannot occur in this runtime)";
+        case ompt_set_sometimes:
+            return "sometimes (only some occurrences are reported)";
+        case ompt_set_sometimes_paired:
+            return "sometimes_paired (reported in begin/end pairs only)";
+        case ompt_set_always:
+            return "always";
+    }
+    return "unknown result";
+}
+
+std::string executable_name() {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    std::string path = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+    if (path.empty()) return program_invocation_short_name ? program_invocation_short_name : "";
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Threads the application's first region will ask for: OMP_NUM_THREADS's first
+// level, else the CPUs this process may run on (libomp's default).
+int default_team_size() {
+    if (const char* v = std::getenv("OMP_NUM_THREADS")) {
+        char* end = nullptr;
+        long n = std::strtol(v, &end, 10);
+        if (end != v && n > 0 && n <= kMaxCpusPerRequest) return static_cast<int>(n);
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<int>(n) : 1;
+}
+
+std::vector<std::string> profile_dirs() {
+    std::vector<std::string> dirs;
+    std::string all = VTASOS_OMPT_PROFILE_DIRS;
+    size_t i = 0;
+    while (i <= all.size()) {
+        size_t j = all.find(':', i);
+        if (j == std::string::npos) j = all.size();
+        if (j > i) dirs.push_back(all.substr(i, j - i));
+        i = j + 1;
+    }
+    return dirs;
+}
+
+// omp_set_num_threads / omp_get_max_threads of the runtime that loaded us: the
+// library holding `lookup`, so a GCC program with libomp preloaded gets
+// libomp's, not libgomp's.
+template <typename F>
+F runtime_symbol(ompt_function_lookup_t lookup, const char* name) {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(lookup), &info) && info.dli_fname) {
+        if (void* h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) {
+            void* f = dlsym(h, name);
+            dlclose(h);
+            if (f) return reinterpret_cast<F>(f);
+        }
+    }
+    return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+
+// ---------------------------------------------------------------- callbacks
+
+void on_thread_begin(ompt_thread_t type, ompt_data_t* thread_data) {
+    Tool* t = g_tool;
+    if (!t) return;
+    ThreadSlot* s = t->learner->claim_slot();
+    t_slot = s;
+    if (thread_data) thread_data->ptr = s;
+    if ((type == ompt_thread_initial || type == ompt_thread_worker) && t->binder.active() &&
+        !g_forked_child.load(std::memory_order_relaxed)) {
+        unsigned seq = t->bind_seq.fetch_add(1, std::memory_order_relaxed);
+        int err = t->binder.bind_thread(seq);
+        if (err != 0 && t->cfg.verbose > 0 && !t->bind_error_reported.exchange(true))
+            say(fmt::format("cannot bind thread {}: {}", seq, std::strerror(err)));
+    }
+    if (s && t->papi) s->papi_eventset = t->papi->start_thread();
+}
+
+void on_thread_end(ompt_data_t* thread_data) {
+    Tool* t = g_tool;
+    ThreadSlot* s = t_slot;
+    if (!t || !s) return;
+    if (t->papi && s->papi_eventset >= 0) {
+        uint64_t v[2] = {0, 0};
+        t->papi->stop_thread(s->papi_eventset, v);
+        s->papi_eventset = -1;
+        s->papi_values[0].add(v[0]);
+        s->papi_values[1].add(v[1]);
+    }
+    t_slot = nullptr;
+}
+
+// Between parallel regions, on the thread about to start the next one. With
+// libomp (14) a team size set here takes effect for the region being forked:
+// __kmp_fork_call reads nthreads-var after the parallel-begin callback. (Set at
+// parallel-end instead, it would be lost after a serialized region, whose
+// implicit task is still current then.) A runtime that read the ICV earlier
+// would apply it from the next region on.
+void apply_advice(Tool* t, ThreadSlot* s) {
+    int want = t->feedback->suggested_threads();
+    if (want == s->applied_threads || !t->set_num_threads) return;
+    if (s->applied_threads == 0) s->saved_threads = t->get_max_threads ? t->get_max_threads() : 0;
+    if (want > 0)
+        t->set_num_threads(want);
+    else if (s->saved_threads > 0)
+        t->set_num_threads(s->saved_threads);
+    s->applied_threads = want;
+    t->last_applied_threads.store(want, std::memory_order_relaxed);
+    t->last_applied_ns.store(monotonic_ns(), std::memory_order_relaxed);
+}
+
+void on_parallel_begin(ompt_data_t*, const ompt_frame_t*, ompt_data_t*, unsigned int requested, int,
+                       const void*) {
+    ThreadSlot* s = t_slot;
+    if (!s) return;
+    Tool* t = g_tool;
+    if (t->learner->parallel_begin(s, requested) && t->feedback) apply_advice(t, s);
+}
+
+void on_parallel_end(ompt_data_t*, ompt_data_t*, int, const void*) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->parallel_end(s);
+}
+
+void on_implicit_task(ompt_scope_endpoint_t endpoint, ompt_data_t*, ompt_data_t*,
+                      unsigned int actual, unsigned int index, int flags) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->implicit_task(s, endpoint, actual, index, flags);
+}
+
+void on_sync_region(ompt_sync_region_t kind, ompt_scope_endpoint_t endpoint, ompt_data_t*,
+                    ompt_data_t*, const void*) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->sync_region(s, kind, endpoint);
+}
+
+void on_sync_region_wait(ompt_sync_region_t kind, ompt_scope_endpoint_t endpoint, ompt_data_t*,
+                         ompt_data_t*, const void*) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->sync_wait(s, kind, endpoint);
+}
+
+void on_mutex_acquire(ompt_mutex_t, unsigned int, unsigned int, ompt_wait_id_t, const void*) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->mutex_acquire(s);
+}
+
+void on_mutex_acquired(ompt_mutex_t kind, ompt_wait_id_t, const void*) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->mutex_acquired(s, kind);
+}
+
+void on_mutex_released(ompt_mutex_t, ompt_wait_id_t, const void*) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->mutex_released(s);
+}
+
+void on_work(ompt_work_t wstype, ompt_scope_endpoint_t endpoint, ompt_data_t*, ompt_data_t*,
+             uint64_t, const void*) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->work(s, wstype, endpoint);
+}
+
+void on_task_create(ompt_data_t*, const ompt_frame_t*, ompt_data_t* new_task, int flags, int,
+                    const void*) {
+    if (Tool* t = g_tool) t->learner->task_create(t_slot, new_task, flags);
+}
+
+void on_task_schedule(ompt_data_t*, ompt_task_status_t, ompt_data_t* next_task) {
+    if (ThreadSlot* s = t_slot) g_tool->learner->task_schedule(s, next_task);
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+struct CallbackSpec {
+    ompt_callbacks_t event;
+    ompt_callback_t fn;
+    const char* name;
+    bool required;  // the learning needs it; without it the tool steps aside
+};
+
+const CallbackSpec* callback_table(size_t* n) {
+    static const CallbackSpec table[] = {
+        {ompt_callback_thread_begin, reinterpret_cast<ompt_callback_t>(&on_thread_begin),
+         "thread_begin", true},
+        {ompt_callback_thread_end, reinterpret_cast<ompt_callback_t>(&on_thread_end), "thread_end",
+         true},
+        {ompt_callback_parallel_begin, reinterpret_cast<ompt_callback_t>(&on_parallel_begin),
+         "parallel_begin", true},
+        {ompt_callback_parallel_end, reinterpret_cast<ompt_callback_t>(&on_parallel_end),
+         "parallel_end", true},
+        {ompt_callback_implicit_task, reinterpret_cast<ompt_callback_t>(&on_implicit_task),
+         "implicit_task", true},
+        {ompt_callback_sync_region, reinterpret_cast<ompt_callback_t>(&on_sync_region),
+         "sync_region", true},
+        {ompt_callback_sync_region_wait, reinterpret_cast<ompt_callback_t>(&on_sync_region_wait),
+         "sync_region_wait", true},
+        {ompt_callback_reduction, reinterpret_cast<ompt_callback_t>(&on_sync_region), "reduction",
+         false},
+        {ompt_callback_mutex_acquire, reinterpret_cast<ompt_callback_t>(&on_mutex_acquire),
+         "mutex_acquire", false},
+        {ompt_callback_mutex_acquired, reinterpret_cast<ompt_callback_t>(&on_mutex_acquired),
+         "mutex_acquired", false},
+        {ompt_callback_mutex_released, reinterpret_cast<ompt_callback_t>(&on_mutex_released),
+         "mutex_released", false},
+        {ompt_callback_work, reinterpret_cast<ompt_callback_t>(&on_work), "work", false},
+        {ompt_callback_task_create, reinterpret_cast<ompt_callback_t>(&on_task_create),
+         "task_create", false},
+        {ompt_callback_task_schedule, reinterpret_cast<ompt_callback_t>(&on_task_schedule),
+         "task_schedule", false},
+    };
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+void atfork_child() {
+    g_forked_child.store(true);
+    if (Tool* t = g_tool) {
+        // The helper thread and the daemon connection belong to the parent.
+        if (t->feedback) t->feedback->abandon();
+    }
+}
+
+// Undoes initialize (callbacks, daemon registration, helper thread) and
+// forgets the tool; the application continues without it.
+void undo(Tool* t) {
+    if (t->set_callback)
+        for (auto ev : t->registered) t->set_callback(ev, nullptr);
+    t->registered.clear();
+    g_tool = nullptr;
+    if (t->feedback) t->feedback->stop(false);
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    if (t->link) (void)t->link->release();
+#endif
+    delete t;
+    g_started.store(false);
+}
+
+// The learned profile as of now: rates over the time since start-up, measured
+// bandwidth when PAPI counts, the gang wish dropped when the daemon said so.
+Profile current_profile(Tool* t, const Totals& totals) {
+    RunInfo run{.exe = t->exe,
+                .wall_s = t->clock.elapsed_s(),
+                .ticks_per_s = t->clock.ticks_per_second()};
+    if (t->papi && run.wall_s > 0) {
+        double bytes = static_cast<double>(totals.papi_values[0] + totals.papi_values[1]) *
+                       PapiCounters::kBytesPerEvent;
+        run.bandwidth.gbps = bytes / run.wall_s / 1e9;
+        run.bandwidth_source = t->papi->source();
+    } else {
+        run.bandwidth_source = t->bandwidth_source;
+    }
+    if (t->feedback && t->feedback->gang() == 0 && t->request.sched.gang) run.gang = false;
+    return learned_profile(totals, run, t->choice.profile);
+}
+
+void connect_daemon(Tool* t, std::string* state) {
+    if (t->cfg.fake_advice) {
+        t->feedback = std::make_unique<FeedbackLoop>(
+            std::make_unique<FileAdviceSource>(*t->cfg.fake_advice),
+            FeedbackLoop::Options{.verbose = t->cfg.verbose}, nullptr);
+        *state = "advice from file " + *t->cfg.fake_advice + " (VTASOS_OMPT_FAKE_ADVICE)";
+        return;
+    }
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    std::string tenant = fmt::format("{}-{}", profile_name_for(t->exe).substr(0, 50), t->pid);
+    t->request = request_from_profile(t->choice.profile, tenant, default_team_size());
+    auto link = DaemonLink::open(t->cfg.socket, tenant, t->request, kConnectTimeoutMs);
+    if (!link) {
+        *state = link.error().code() == Errc::kUnavailable
+                     ? "monitoring only: no vtasosd at " +
+                           (t->cfg.socket ? *t->cfg.socket : std::string(vtasos_default_socket()))
+                     : "monitoring only: " + link.error().message();
+        return;
+    }
+    t->link = std::move(link).value();
+    std::string bind_state = "not bound (VTASOS_BIND=0)";
+    if (t->cfg.bind) {
+        auto st = t->binder.set_placement(t->link->placement(), t->request.memory);
+        bind_state = st ? fmt::format("threads bound to {}", t->link->placement().to_string())
+                        : "not bound: " + st.error().message();
+    }
+    Tool* tool = t;
+    t->feedback = std::make_unique<FeedbackLoop>(
+        std::make_unique<DaemonAdviceSource>(t->link.get(), t->request.cpus),
+        FeedbackLoop::Options{.verbose = t->cfg.verbose}, [tool] {
+            Profile p = current_profile(tool, tool->learner->reduce());
+            p.note.clear();  // observations: the rates only
+            return p.to_json().dump();
+        });
+    *state = fmt::format("tenant {} at {}; {}", tenant, t->link->socket(), bind_state);
+#else
+    *state = "monitoring only (built without the vtasos client library)";
+#endif
+}
+
+int tool_initialize(ompt_function_lookup_t lookup, int initial_device_num, ompt_data_t* tool_data) {
+    Tool* t = static_cast<Tool*>(tool_data->ptr);
+    if (!t) return 0;
+    try {
+        t->set_callback = reinterpret_cast<ompt_set_callback_t>(lookup("ompt_set_callback"));
+        if (!t->set_callback) {
+            if (t->cfg.verbose > 0) say("runtime offers no ompt_set_callback; tool disabled");
+            undo(t);
+            return 0;
+        }
+        t->set_num_threads = runtime_symbol<void (*)(int)>(lookup, "omp_set_num_threads");
+        t->get_max_threads = runtime_symbol<int (*)()>(lookup, "omp_get_max_threads");
+        t->pid = getpid();
+        t->exe = executable_name();
+        long cpus = sysconf(_SC_NPROCESSORS_CONF);
+        t->learner = std::make_unique<Learner>(
+            static_cast<size_t>(std::clamp<long>(4 * std::max(cpus, 1L), 256, 8192)));
+
+        uint64_t ns0 = monotonic_ns();
+        t->choice = choose_profile(t->cfg.profile, t->exe, profile_dirs());
+        for (const auto& w : t->choice.warnings) say(w);
+        uint64_t ns1 = monotonic_ns();
+
+        std::string why;
+        t->papi = PapiCounters::open(&why);
+        t->bandwidth_source = t->papi ? t->papi->source() : why;
+        uint64_t ns2 = monotonic_ns();
+
+        std::string daemon_state;
+        connect_daemon(t, &daemon_state);
+        uint64_t ns3 = monotonic_ns();
+        if (t->cfg.verbose > 1)
+            say(fmt::format("start-up: profiles {:.2f} ms, papi {:.2f} ms, daemon {:.2f} ms",
+                            (ns1 - ns0) * 1e-6, (ns2 - ns1) * 1e-6, (ns3 - ns2) * 1e-6));
+
+        // Register; a required event the runtime cannot deliver: step aside.
+        g_tool = t;
+        size_t n = 0;
+        const CallbackSpec* table = callback_table(&n);
+        for (size_t i = 0; i < n; ++i) {
+            ompt_set_result_t r = t->set_callback(table[i].event, table[i].fn);
+            bool usable =
+                r == ompt_set_always || r == ompt_set_sometimes || r == ompt_set_sometimes_paired;
+            if (usable) t->registered.push_back(table[i].event);
+            if (!usable && table[i].required) {
+                if (t->cfg.verbose > 0)
+                    say(fmt::format("callback {} not available: {}; tool disabled", table[i].name,
+                                    set_result_name(r)));
+                undo(t);
+                return 0;
+            }
+            if (!usable && t->cfg.verbose > 1)
+                say(fmt::format("optional callback {} not available: {}", table[i].name,
+                                set_result_name(r)));
+            if (r != ompt_set_always && usable && t->cfg.verbose > 1)
+                say(fmt::format("callback {}: {}", table[i].name, set_result_name(r)));
+        }
+
+        static std::atomic<bool> atfork_done{false};
+        if (!atfork_done.exchange(true)) pthread_atfork(nullptr, nullptr, &atfork_child);
+        if (t->feedback) t->feedback->start();
+        if (t->cfg.verbose > 0)
+            say(fmt::format("{}; profile {} ({}); bandwidth {}", daemon_state,
+                            t->choice.profile.name, t->choice.source,
+                            t->papi ? t->papi->source() : "unknown: " + why));
+        return 1;
+    } catch (const std::exception& e) {
+        if (t->cfg.verbose > 0) say(fmt::format("initialize failed: {}; tool disabled", e.what()));
+    } catch (...) {
+        if (t->cfg.verbose > 0) say("initialize failed; tool disabled");
+    }
+    undo(t);
+    return 0;
+}
+
+void write_profile(const Profile& p, const std::string& path) {
+    std::string text = p.to_json().dump(2) + "\n";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) {
+        say(fmt::format("cannot write profile to VTASOS_PROFILE_OUT={}: {}", path,
+                        std::strerror(errno)));
+        return;
+    }
+    size_t w = std::fwrite(text.data(), 1, text.size(), f);
+    int close_rc = std::fclose(f);
+    if (w != text.size() || close_rc != 0)
+        say(fmt::format("cannot write profile to VTASOS_PROFILE_OUT={}: {}", path,
+                        std::strerror(errno ? errno : EIO)));
+}
+
+void tool_finalize(ompt_data_t* tool_data) {
+    Tool* t = g_tool;
+    if (!t || t != tool_data->ptr) return;
+    if (t->finalized.exchange(true)) return;                  // called twice
+    if (g_forked_child.load() || getpid() != t->pid) return;  // the parent finalizes
+    try {
+        if (t->feedback) t->feedback->stop(/*final_update=*/true);
+        Profile p = current_profile(t, t->learner->reduce());
+        if (t->cfg.profile_out) write_profile(p, *t->cfg.profile_out);
+        if (t->cfg.verbose > 1) {
+            say(p.to_string());
+            if (t->feedback)
+                say(fmt::format("advice: {} polls, last team size applied {}", t->feedback->polls(),
+                                t->last_applied_threads.load()));
+        }
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+        if (t->link) {
+            auto st = t->link->release();
+            if (!st && t->cfg.verbose > 1) say(st.error().message());
+            t->link.reset();
+        }
+#endif
+    } catch (const std::exception& e) {
+        if (t->cfg.verbose > 0) say(fmt::format("finalize: {}", e.what()));
+    } catch (...) {
+    }
+    // The Tool stays allocated: a late callback from a thread the runtime
+    // has not joined yet must still find valid memory.
+}
+
+}  // namespace
+}  // namespace vtasos::ompt
+
+extern "C" ompt_start_tool_result_t* ompt_start_tool(unsigned int omp_version,
+                                                     const char* runtime_version) {
+    using namespace vtasos::ompt;
+    static ompt_start_tool_result_t result;
+    try {
+        ParsedConfig pc = parse_config_from_environ();
+        for (const auto& w : pc.warnings) say(w);
+        if (!pc.config.enabled) {
+            if (pc.config.verbose > 0) say("disabled by VTASOS_OMPT=0; another tool may load");
+            return nullptr;
+        }
+        if (g_forked_child.load()) {
+            if (pc.config.verbose > 0) say("not restarted in a forked child");
+            return nullptr;
+        }
+        if (g_started.exchange(true)) {
+            if (pc.config.verbose > 0) say("already active in this process; not loaded twice");
+            return nullptr;
+        }
+        auto* t = new Tool();
+        t->cfg = pc.config;
+        result.initialize = &tool_initialize;
+        result.finalize = &tool_finalize;
+        result.tool_data.ptr = t;
+        (void)omp_version;
+        (void)runtime_version;
+        return &result;
+    } catch (...) {
+        return nullptr;  // out of memory at start-up: run without the tool
+    }
+}

@@ -1,0 +1,247 @@
+// The tool with a real vtasosd (label "integration"): threads end on their
+// placed CPUs, advice to halve the threads is followed in the next regions,
+// and the daemon going away mid-run does not hurt the program. Every test
+// skips, saying why, while vtasosd or the client library is not built.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "internal/binding.h"
+#include "internal/clock.h"
+#include "test_util.h"
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+#include "vtasos/client.h"
+#endif
+
+extern char** environ;
+
+namespace vtasos::ompt {
+namespace {
+
+const std::string kToolEnv = std::string("OMP_TOOL_LIBRARIES=") + VTASOS_OMPT_LIB;
+
+class OmptDaemon : public ::testing::Test {
+protected:
+    void SetUp() override {
+#ifndef VTASOS_OMPT_HAVE_CLIENT
+        GTEST_SKIP() << "the tool was built without the vtasos client library";
+#endif
+        if (std::string(VTASOSD).empty() || !std::filesystem::exists(VTASOSD))
+            GTEST_SKIP() << "vtasosd is not built yet (target vtasosd absent)";
+        dir_ = test::temp_dir("daemon");
+        socket_ = dir_ + "/vtasosd.sock";
+        std::filesystem::create_directories(dir_ + "/cgroup");
+        std::vector<std::string> args = {VTASOSD,
+                                         "--socket",
+                                         socket_,
+                                         "--state",
+                                         dir_ + "/state.json",
+                                         "--foreground",
+                                         "--topology",
+                                         "live",
+                                         "--cgroup-root",
+                                         dir_ + "/cgroup",
+                                         "--profiles",
+                                         VTASOS_PROFILE_DIR,
+                                         "--log-level",
+                                         "warn"};
+        std::vector<char*> av;
+        for (auto& a : args) av.push_back(a.data());
+        av.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, (dir_ + "/vtasosd.log").c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int rc = posix_spawn(&daemon_, av[0], &fa, nullptr, av.data(), environ);
+        posix_spawn_file_actions_destroy(&fa);
+        ASSERT_EQ(rc, 0) << "cannot start vtasosd";
+        for (int i = 0; i < 200 && !std::filesystem::exists(socket_); ++i) usleep(50000);
+        ASSERT_TRUE(std::filesystem::exists(socket_))
+            << "vtasosd did not create its socket: "
+            << test::read_file(dir_ + "/vtasosd.log").value_or("");
+    }
+    void TearDown() override {
+        if (daemon_ > 0) {
+            kill(daemon_, SIGTERM);
+            waitpid(daemon_, nullptr, 0);
+        }
+        if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    }
+    void kill_daemon() {
+        kill(daemon_, SIGKILL);
+        waitpid(daemon_, nullptr, 0);
+        daemon_ = -1;
+    }
+    std::vector<std::string> env(std::vector<std::string> extra) {
+        extra.push_back(kToolEnv);
+        extra.push_back("VTASOS_SOCKET=" + socket_);
+        return extra;
+    }
+    // A profile file letting the tenant time-share PUs, so that a second
+    // tenant can oversubscribe the node and the daemon advises fewer threads.
+    std::string sharing_profile() {
+        std::string f = dir_ + "/share.json";
+        std::ofstream(f) << R"({"name": "share", "coexist": "pu", "gang": false})";
+        return f;
+    }
+
+    std::string dir_, socket_;
+    pid_t daemon_ = -1;
+};
+
+struct Change {
+    int region;
+    double t_ms;
+    int size;
+};
+
+std::vector<Change> changes(const std::string& out) {
+    std::vector<Change> r;
+    std::regex re(R"(change region=(\d+) t_ms=([0-9.]+) size=(\d+))");
+    for (std::sregex_iterator it(out.begin(), out.end(), re), end; it != end; ++it)
+        r.push_back({std::stoi((*it)[1]), std::stod((*it)[2]), std::stoi((*it)[3])});
+    return r;
+}
+
+TEST_F(OmptDaemon, ThreadsEndOnTheirPlacedCpus) {
+    int pus = static_cast<int>(current_affinity().size());
+    int threads = std::max(2, pus);
+    auto r = test::run({AFFINITY_PROG, "20"},
+                       env({"OMP_NUM_THREADS=" + std::to_string(threads), "VTASOS_VERBOSE=1"}));
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    // "...; threads bound to <tenant>: cpu0->{2} cpu1->{3} mems {0}; ..."
+    auto lines = test::tool_lines(r.err);
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    ASSERT_NE(lines[0].find("threads bound to"), std::string::npos) << lines[0];
+    std::map<int, std::string> placed;  // cpu index -> PU list "2" or "2,3"
+    std::regex cpu_re(R"(cpu(\d+)->\{([0-9,]+)\})");
+    for (std::sregex_iterator it(lines[0].begin(), lines[0].end(), cpu_re), end; it != end; ++it)
+        placed[std::stoi((*it)[1])] = (*it)[2];
+    ASSERT_EQ(static_cast<int>(placed.size()), threads) << lines[0];
+    // Each thread's final affinity is one placed CPU's PU set; distinct
+    // threads cover the placement (thread n -> cpu n % cpus).
+    std::multiset<std::string> got, want;
+    std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), aff_re), end; it != end; ++it)
+        got.insert((*it)[2]);
+    for (auto& [cpu, p] : placed) want.insert(p);
+    EXPECT_EQ(got, want) << r.out << lines[0];
+}
+
+TEST_F(OmptDaemon, BindingCanBeSwitchedOff) {
+    auto mine = current_affinity();
+    auto r = test::run({AFFINITY_PROG, "5"},
+                       env({"OMP_NUM_THREADS=2", "VTASOS_BIND=0", "VTASOS_VERBOSE=1"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("not bound (VTASOS_BIND=0)"), std::string::npos) << r.err;
+}
+
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+// Registers a tenant (a sleeping process) asking for every PU of the node,
+// time-sharing allowed, so that the node is oversubscribed and the other
+// tenants are told to shrink.
+struct Hog {
+    vtasos_client* c = nullptr;
+    pid_t pid = -1;
+    Hog(const std::string& socket, int cpus) {
+        char* argv[] = {const_cast<char*>("/bin/sleep"), const_cast<char*>("120"), nullptr};
+        if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv, environ) != 0) return;
+        if (vtasos_connect(socket.c_str(), 2000, &c) != VTASOS_OK) return;
+        std::string req =
+            R"({"tenant": "hog", "cpus": )" + std::to_string(cpus) + R"(, "coexist": "pu"})";
+        char placement[65536];
+        int p = static_cast<int>(pid);
+        if (vtasos_register(c, "hog", req.c_str(), nullptr, &p, 1, 0, placement,
+                            sizeof placement) != VTASOS_OK) {
+            ADD_FAILURE() << "hog register: " << vtasos_last_error(c);
+            vtasos_close(c);
+            c = nullptr;
+        }
+    }
+    void release() {
+        if (c) vtasos_release(c, "hog");
+        vtasos_close(c);
+        c = nullptr;
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+            pid = -1;
+        }
+    }
+    ~Hog() { release(); }
+};
+#endif
+
+TEST_F(OmptDaemon, AdviceToHalveIsFollowedInTheNextRegions) {
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    int pus = static_cast<int>(current_affinity().size());
+    int threads = std::max(2, pus);
+    // 1500 regions of 1 ms: the hog arrives after ~300 ms, leaves after ~900 ms.
+    auto fut = std::async(std::launch::async, [&] {
+        return test::run({ADVICE_PROG, "-", "1500", "0", "1500", "1", "1000"},
+                         env({"OMP_NUM_THREADS=" + std::to_string(threads),
+                              "VTASOS_PROFILE=" + sharing_profile(), "VTASOS_VERBOSE=2"}),
+                         120);
+    });
+    usleep(300000);
+    double t_hog = monotonic_ns() / 1e6;
+    Hog hog(socket_, pus);
+    ASSERT_TRUE(hog.c) << "cannot register the hog tenant";
+    usleep(600000);
+    double t_release = monotonic_ns() / 1e6;
+    hog.release();
+    auto r = fut.get();
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    auto ch = changes(r.out);
+    ASSERT_FALSE(ch.empty()) << r.out;
+    EXPECT_EQ(ch.front().size, threads) << r.out;
+    // node: threads + pus CPUs on pus PUs -> threads * pus / (threads + pus)
+    int halved = std::max(1, threads * pus / (threads + pus));
+    const Change* shrink = nullptr;
+    const Change* grow = nullptr;
+    for (const auto& c : ch) {
+        if (!shrink && c.size == halved && c.t_ms >= t_hog) shrink = &c;
+        if (shrink && !grow && c.size == threads && c.t_ms >= t_release) grow = &c;
+    }
+    ASSERT_TRUE(shrink) << "never ran with " << halved << " threads:\n" << r.out << r.err;
+    std::printf(
+        "reaction to advice (daemon): %.1f ms (hog registered -> first region with %d threads)\n",
+        shrink->t_ms - t_hog, halved);
+    EXPECT_LT(shrink->t_ms - t_hog, 500);
+    ASSERT_TRUE(grow) << "never came back to " << threads << " threads:\n" << r.out << r.err;
+    std::printf("reaction to advice withdrawn: %.1f ms\n", grow->t_ms - t_release);
+#else
+    GTEST_SKIP() << "no client library";
+#endif
+}
+
+TEST_F(OmptDaemon, DaemonKilledMidRunDoesNotHurtTheProgram) {
+    auto fut = std::async(std::launch::async, [&] {
+        return test::run({ADVICE_PROG, "-", "800", "0", "800", "1", "1000"},
+                         env({"OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1",
+                              "VTASOS_PROFILE_OUT=" + dir_ + "/p.json"}),
+                         120);
+    });
+    usleep(250000);
+    kill_daemon();
+    auto r = fut.get();
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("advice before=2"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("advice stopped, monitoring only"), std::string::npos) << r.err;
+    EXPECT_TRUE(test::read_profile(dir_ + "/p.json"));
+}
+
+}  // namespace
+}  // namespace vtasos::ompt
