@@ -62,7 +62,9 @@ TEST(BenchE2eFake, ScalingNativeVtasosAndSkippedKvm) {
     EXPECT_EQ(j["runs"].size(), 2u * 2 * 2 * 3);  // kernels x threads x modes x (warm-up + reps)
     ASSERT_EQ(j["skipped"].size(), 1u);
     EXPECT_EQ(j["skipped"][0]["name"], "kvm");
-    EXPECT_NE(j["skipped"][0]["reason"].get<std::string>().find("vtasos-image not found"),
+    // Skipped either because vtasos-image is not built, or because guest runs
+    // are not wired into the harness yet: both name the image builder.
+    EXPECT_NE(j["skipped"][0]["reason"].get<std::string>().find("vtasos-image"),
               std::string::npos);
     // ABAB: consecutive runs alternate between the modes.
     EXPECT_EQ(j["runs"][0]["variant"], "native");
