@@ -88,7 +88,22 @@ int main(int argc, char** argv) {
     app.add_option("--pid-file", pid_file, "write the daemon's pid here once it serves");
     app.add_flag("--foreground", foreground, "stay in the foreground (default: fork once ready)");
     app.add_flag("--version", version, "print the version and exit");
+    std::string sched_policy_name = "off";
+    int slice_ms = vtasos::gang::kDefaultSliceMs;
+    app.add_option("--sched-policy", sched_policy_name,
+                   "gang scheduling of tenants sharing PUs: gang|feedback|auto|off")
+        ->capture_default_str();
+    app.add_option("--slice-ms", slice_ms, "gang slice length in ms (10..100)")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    // Gang scheduling flags: checked before anything is touched.
+    vtasos::gang::Policy sched_policy = vtasos::gang::Policy::kOff;
+    if (auto p = vtasos::gang::parse_policy(sched_policy_name); p)
+        sched_policy = *p;
+    else
+        return fail("--sched-policy: " + p.error().message());
+    if (auto s = vtasos::gang::validate_slice_ms(slice_ms); !s)
+        return fail("--slice-ms: " + s.error().message());
     if (version) {
         std::printf("vtasosd %s (protocol %d)\n", VTASOS_VERSION, vtasos::daemon::kProtocolVersion);
         return 0;
@@ -163,6 +178,8 @@ int main(int argc, char** argv) {
 
     vtasos::daemon::ServiceConfig scfg;
     scfg.state_path = state_path;
+    scfg.sched_policy = sched_policy;
+    scfg.slice_ms = slice_ms;
     scfg.version = VTASOS_VERSION;
     vtasos::daemon::Service service(std::move(*topo), std::move(*driver), std::move(profiles),
                                     scfg);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "vtasos/core/json_fields.h"
@@ -19,14 +20,15 @@ const std::vector<OpInfo>& table() {
         {Op::kHello, "hello", {"client"}, "versions, daemon pid, driver capabilities"},
         {Op::kRegister,
          "register",
-         {"tenant", "pids", "request", "profile", "cpus", "detached", "threads"},
-         "place a tenant and confine its processes"},
+         {"tenant", "pids", "request", "profile", "cpus", "detached", "threads", "job"},
+         "place a tenant and confine its processes; with job: an MPI rank joins its job's tenant"},
         {Op::kUpdate,
          "update",
          {"tenant", "observations"},
          "report learned rates; may trigger one re-placement"},
         {Op::kAdvice, "advice", {"tenant"}, "node load and suggested thread count"},
-        {Op::kRelease, "release", {"tenant"}, "unpin, thaw and forget a tenant"},
+        {Op::kRelease, "release", {"tenant", "pid"},
+         "unpin, thaw and forget a tenant; with pid: that process leaves it"},
         {Op::kStatus, "status", {}, "every tenant, its placement and why; driver caps"},
         {Op::kTopology, "topology", {}, "the machine as JSON and as a tree"},
         {Op::kFreeze, "freeze", {"tenant"}, "stop every task of a tenant"},
@@ -120,6 +122,55 @@ Error reprefix(const Error& e, std::string_view from, std::string_view to) {
     return Error(e.code(), std::string(to) + ": " + m);
 }
 
+// register.job (see JobArgs). The rest of register must fit a rank: exactly
+// one pid, no request, no cpus, no thread ids.
+Result<JobArgs> parse_job(const json& jj, const RegisterArgs& a) {
+    const std::string path = "register.job";
+    if (auto s = jf::check_object(jj, path,
+                                  {"local_rank", "local_size", "threads", "wait_ms",
+                                   "oversubscribe", "nspace", "rank", "node", "host"});
+        !s)
+        return s.error();
+    if (a.pids.size() != 1)
+        return invalid(fmt::format("register.pids: a job rank registers exactly one pid, got {}",
+                                   a.pids.size()));
+    if (a.request) return invalid("register.job: cannot be combined with register.request");
+    if (a.cpus != 0) return invalid("register.job: cannot be combined with register.cpus (use job.threads)");
+    if (!a.threads.empty()) return invalid("register.job: cannot be combined with register.threads");
+    JobArgs g;
+    auto size = jf::get_int(jj, "local_size", path, 1, kMaxPidsPerTenant);
+    if (!size) return size.error();
+    g.local_size = static_cast<int>(*size);
+    auto lr = jf::get_int(jj, "local_rank", path, 0, g.local_size - 1);
+    if (!lr) return lr.error();
+    g.local_rank = static_cast<int>(*lr);
+    auto th = jf::get_int(jj, "threads", path, 1, kMaxCpusPerRequest, 1);
+    if (!th) return th.error();
+    g.threads = static_cast<int>(*th);
+    if (static_cast<int64_t>(g.threads) * g.local_size > kMaxCpusPerRequest)
+        return invalid(fmt::format("{}.threads: {} ranks x {} threads is more than {} cpus", path,
+                                   g.local_size, g.threads, kMaxCpusPerRequest));
+    auto w = jf::get_int(jj, "wait_ms", path, 0, kMaxJobWaitMs, 3000);
+    if (!w) return w.error();
+    g.wait_ms = static_cast<int>(*w);
+    auto o = jf::get_bool(jj, "oversubscribe", path, false);
+    if (!o) return o.error();
+    g.oversubscribe = *o;
+    auto ns = jf::get_string(jj, "nspace", path, 255, false, std::string());
+    if (!ns) return ns.error();
+    g.nspace = *ns;
+    auto host = jf::get_string(jj, "host", path, 255, false, std::string());
+    if (!host) return host.error();
+    g.host = *host;
+    auto rank = jf::get_int(jj, "rank", path, 0, INT32_MAX, -1);
+    if (!rank) return rank.error();
+    g.rank = *rank;
+    auto node = jf::get_int(jj, "node", path, 0, INT32_MAX, -1);
+    if (!node) return node.error();
+    g.node = *node;
+    return g;
+}
+
 Result<OpArgs> parse_register(const json& j) {
     const std::string_view op = "register";
     RegisterArgs a;
@@ -161,6 +212,11 @@ Result<OpArgs> parse_register(const json& j) {
         auto r = Request::from_json(rq);
         if (!r) return reprefix(r.error(), "request", "register.request");
         a.request = std::move(*r);
+    }
+    if (j.contains("job")) {
+        auto job = parse_job(j["job"], a);
+        if (!job) return job.error();
+        a.job = std::move(*job);
     }
     if (!a.threads.empty()) {
         int cpus_wanted = a.request ? a.request->cpus : a.cpus;
@@ -335,7 +391,16 @@ Parsed parse_message(std::string_view line) {
                     out.message = t.error();
                     return out;
                 }
-                m.args = TenantArgs{*t};
+                TenantArgs ta{*t, std::nullopt};
+                if (info->op == Op::kRelease && j.contains("pid")) {
+                    auto pid = jf::get_int(j, "pid", "release", 1, kMaxPid);
+                    if (!pid) {
+                        out.message = pid.error();
+                        return out;
+                    }
+                    ta.pid = static_cast<pid_t>(*pid);
+                }
+                m.args = std::move(ta);
                 break;
             }
             case Op::kStatus:

@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ namespace vtasos::daemon {
 namespace {
 
 // epoll user data: kind in the top byte, id (connection id or pid) below.
-enum Kind : uint64_t { kListen = 1, kSignal = 2, kStop = 3, kConn = 4, kPid = 5 };
+enum Kind : uint64_t { kListen = 1, kSignal = 2, kStop = 3, kConn = 4, kPid = 5, kTimer = 6 };
 constexpr uint64_t tag(Kind k, uint64_t id) { return (static_cast<uint64_t>(k) << 56) | id; }
 constexpr Kind kind_of(uint64_t t) { return static_cast<Kind>(t >> 56); }
 constexpr uint64_t id_of(uint64_t t) { return t & ((uint64_t{1} << 56) - 1); }
@@ -56,6 +57,8 @@ struct Server::Impl {
     int epfd = -1;
     int sig_fd = -1;
     int stop_fd = -1;
+    int timer_fd = -1;        // gang scheduler slices (one-shot, re-armed each loop)
+    int64_t timer_armed = -2;  // last arming (ns), to skip redundant timerfd_settime
     bool created_socket = false;
     ino_t socket_ino = 0;
     uint64_t next_conn = 1;
@@ -65,6 +68,8 @@ struct Server::Impl {
         epfd = ::epoll_create1(EPOLL_CLOEXEC);
         stop_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         add(stop_fd, tag(kStop, 0), EPOLLIN);
+        timer_fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (timer_fd >= 0) add(timer_fd, tag(kTimer, 0), EPOLLIN);
         svc.set_pidfd_hook([this](pid_t pid, int fd, bool on) {
             if (on)
                 add(fd, tag(kPid, static_cast<uint64_t>(pid)), EPOLLIN);
@@ -76,7 +81,7 @@ struct Server::Impl {
     ~Impl() {
         svc.set_pidfd_hook(nullptr);
         for (auto& [id, c] : conns) ::close(c.fd);
-        for (int fd : {listen_fd, epfd, sig_fd, stop_fd})
+        for (int fd : {listen_fd, epfd, sig_fd, stop_fd, timer_fd})
             if (fd >= 0) ::close(fd);
     }
 
@@ -347,6 +352,21 @@ struct Server::Impl {
         if (it != conns.end()) flush(id, it->second);
     }
 
+    // Advances the gang scheduler and arms the timerfd for its next switch.
+    void arm_sched() {
+        if (timer_fd < 0) return;
+        int64_t next = svc.sched_tick();
+        if (next < 0 && timer_armed < 0) return;
+        itimerspec its{};
+        if (next >= 0) {
+            if (next == 0) next = 1;
+            its.it_value.tv_sec = static_cast<time_t>(next / 1000000000);
+            its.it_value.tv_nsec = static_cast<long>(next % 1000000000);
+        }
+        ::timerfd_settime(timer_fd, 0, &its, nullptr);
+        timer_armed = next;
+    }
+
     Status run() {
         sigset_t mask;
         sigemptyset(&mask);
@@ -357,6 +377,7 @@ struct Server::Impl {
         add(sig_fd, tag(kSignal, 0), EPOLLIN);
         epoll_event events[64];
         for (;;) {
+            arm_sched();
             int n = ::epoll_wait(epfd, events, 64, -1);
             if (n < 0) {
                 if (errno == EINTR) continue;
@@ -386,6 +407,12 @@ struct Server::Impl {
                     case kPid:
                         svc.on_process_exit(static_cast<pid_t>(id_of(t)));
                         break;
+                    case kTimer: {
+                        uint64_t v;
+                        (void)!::read(timer_fd, &v, sizeof(v));
+                        timer_armed = -2;
+                        break;
+                    }
                     case kConn: {
                         uint64_t id = id_of(t);
                         if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(id);

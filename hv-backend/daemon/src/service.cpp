@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -36,6 +37,15 @@ std::string why_summary(const Placement& p) {
     return arrow == std::string::npos ? first : first.substr(arrow + 3);
 }
 
+int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// A pending job is dropped this long after its wait ended (its ranks gave up).
+constexpr int64_t kPendingGraceMs = 10000;
+
 std::vector<pid_t> pids_of(const TenantEntry& t) {
     std::vector<pid_t> out;
     for (const auto& p : t.processes) out.push_back(p.pid);
@@ -51,9 +61,37 @@ Service::Service(Topology topology, std::unique_ptr<Driver> driver,
       caps_(driver_->caps()),
       profiles_(std::move(profiles)),
       config_(std::move(config)),
-      topology_summary_(solver_.topology().to_string()) {}
+      topology_summary_(solver_.topology().to_string()) {
+    if (config_.sched_policy == gang::Policy::kGang || config_.sched_policy == gang::Policy::kAuto) {
+        struct SteadyClock : gang::Clock {
+            int64_t now_ns() const override {
+                return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+            }
+        };
+        struct DriverFreezer : gang::Freezer {
+            Service* svc;
+            explicit DriverFreezer(Service* s) : svc(s) {}
+            Status freeze(std::string_view id) override { return set(id, true); }
+            Status thaw(std::string_view id) override { return set(id, false); }
+            Status set(std::string_view id, bool f) {
+                auto s = f ? svc->driver_->freeze(id) : svc->driver_->thaw(id);
+                auto it = svc->tenants_.find(std::string(id));
+                if (s && it != svc->tenants_.end()) it->second.frozen = f;
+                return s;
+            }
+        };
+        sched_clock_ = std::make_unique<SteadyClock>();
+        sched_freezer_ = std::make_unique<DriverFreezer>(this);
+        sched_ = std::make_unique<gang::Scheduler>(*sched_freezer_, *sched_clock_, config_.slice_ms);
+        spdlog::info("event=sched policy={} slice_ms={} freeze={}",
+                     gang::policy_name(config_.sched_policy), config_.slice_ms, caps_.freeze);
+    }
+}
 
 Service::~Service() {
+    if (sched_) sched_->thaw_all();
     for (auto& [name, t] : tenants_) close_pidfds(t);
 }
 
@@ -139,6 +177,29 @@ void Service::recover() {
                                 t.threads.push_back(x);
                                 break;
                             }
+                    }
+                    if (e.contains("job")) {
+                        // An MPI job: keep the ranks still running. (Re-applying
+                        // widens each rank to the job's CPUs until it re-binds.)
+                        auto jb = job::from_json(e["job"]);
+                        if (!jb) {
+                            drop(jb.error().message());
+                            continue;
+                        }
+                        std::vector<job::Member> kept;
+                        for (auto& m : jb->members)
+                            for (const auto& p : t.processes)
+                                if (p.pid == m.pid) {
+                                    m.start_time = p.start_time;
+                                    kept.push_back(m);
+                                }
+                        jb->members = std::move(kept);
+                        if (jb->members.empty()) {
+                            drop("its ranks are gone");
+                            continue;
+                        }
+                        job::rebuild(*jb, name, t.request, t.placement);
+                        t.job = std::move(*jb);
                     }
                     TenantTarget target{name, t.request.kind, pids_of(t), t.threads};
                     if (auto s = driver_->apply(target, t.placement); !s) {
@@ -262,7 +323,8 @@ Result<json> Service::do_hello(const HelloArgs& a, const Peer& peer) {
                   {"topology", topology_summary_},
                   {"pus", topology().pus.size()},
                   {"max_message_bytes", kMaxMessageBytes},
-                  {"ops", ops}};
+                  {"ops", ops},
+                  {"features", json::array({"job"})}};
         if (!caps_.freeze) hello_["degraded"] = "no freeze (gang scheduling off): " + caps_.notes;
     }
     json j = hello_;
@@ -318,6 +380,7 @@ Result<Request> Service::resolve_request(const RegisterArgs& a, std::string& sou
 }
 
 Result<json> Service::do_register(const RegisterArgs& a, const Peer& peer) {
+    if (a.job) return do_join(a, peer);
     if (tenants_.size() >= config_.max_tenants)
         return Error(Errc::kBusy,
                      fmt::format("register: the daemon already holds {} tenants (the limit)",
@@ -421,9 +484,342 @@ Result<json> Service::do_register(const RegisterArgs& a, const Peer& peer) {
                   {"source", source},
                   {"request", req->to_json()},
                   {"placement", placement->to_json()}};
-    tenants_.emplace(a.tenant, std::move(t));
+    sched_join(a.tenant, tenants_.emplace(a.tenant, std::move(t)).first->second);
     save_state();
     return reply;
+}
+
+// ---------------------------------------------------------------------------
+// Job tenants (register with "job", release with "pid")
+
+Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
+    purge_pending();
+    const JobArgs& g = *a.job;
+    const pid_t pid = a.pids.front();
+    auto uid = proc::owner(pid);
+    if (!uid)
+        return Error(uid.error().code(), fmt::format("register.pids[0]: {}", uid.error().message()));
+    if (peer.uid != 0 && *uid != peer.uid)
+        return Error(Errc::kPermissionDenied,
+                     fmt::format("register.pids[0]: process {} belongs to uid {}, the caller is uid {}",
+                                 pid, *uid, peer.uid));
+    auto start = proc::start_time(pid);
+    if (!start || !proc::alive(pid))
+        return Error(Errc::kNotFound, fmt::format("register.pids[0]: no process {}", pid));
+
+    // Placed already: a poll from a member, or a rank that comes late.
+    if (auto it = tenants_.find(a.tenant); it != tenants_.end()) {
+        const TenantEntry& t = it->second;
+        if (!t.job)
+            return Error(Errc::kAlreadyExists,
+                         fmt::format("register.tenant: tenant \"{}\" exists and is not an MPI job",
+                                     a.tenant));
+        if (peer.uid != 0 && t.owner != peer.uid)
+            return Error(Errc::kPermissionDenied,
+                         fmt::format("register.tenant: job \"{}\" belongs to uid {}, the caller is "
+                                     "uid {}",
+                                     a.tenant, t.owner, peer.uid));
+        if (job::find(*t.job, pid)) return join_reply(a.tenant, t, pid);
+        return do_join_late(a, peer, t);
+    }
+    if (auto it = pid_tenant_.find(pid); it != pid_tenant_.end())
+        return Error(Errc::kAlreadyExists,
+                     fmt::format("register.pids[0]: process {} already belongs to tenant \"{}\"",
+                                 pid, it->second));
+
+    auto [pit, created] = pending_jobs_.try_emplace(a.tenant);
+    job::Pending& pj = pit->second;
+    if (created) {
+        if (tenants_.size() + pending_jobs_.size() > config_.max_tenants) {
+            pending_jobs_.erase(pit);
+            return Error(Errc::kBusy,
+                         fmt::format("register: the daemon already holds {} tenants (the limit)",
+                                     config_.max_tenants));
+        }
+        pj.info.nspace = g.nspace;
+        pj.info.node = static_cast<int>(g.node);
+        pj.info.host = g.host;
+        pj.info.expected = g.local_size;
+        pj.info.threads = g.threads;
+        pj.info.oversubscribe = g.oversubscribe;
+        pj.info.profile = a.profile;
+        pj.owner = peer.uid;
+        pj.first_ms = steady_ms();
+        pj.wait_ms = g.wait_ms;
+        spdlog::info("event=job_wait tenant={} uid={} expected={} threads={} wait_ms={} nspace={}",
+                     log::quote(a.tenant), peer.uid, g.local_size, g.threads, g.wait_ms,
+                     log::quote(g.nspace));
+    } else {
+        if (peer.uid != 0 && pj.owner != peer.uid)
+            return Error(Errc::kPermissionDenied,
+                         fmt::format("register.tenant: job \"{}\" belongs to uid {}, the caller is "
+                                     "uid {}",
+                                     a.tenant, pj.owner, peer.uid));
+        if (g.local_size != pj.info.expected)
+            return Error(Errc::kInvalidArgument,
+                         fmt::format("register.job.local_size: {}, but the job's first rank said {}",
+                                     g.local_size, pj.info.expected));
+        if (g.threads != pj.info.threads)
+            return Error(Errc::kInvalidArgument,
+                         fmt::format("register.job.threads: {}, but the job's first rank said {}",
+                                     g.threads, pj.info.threads));
+    }
+    if (pj.failed) return *pj.failed;
+    bool member = false;
+    for (const auto& m : pj.info.members) {
+        if (m.pid == pid) member = true;
+        else if (m.local_rank == g.local_rank)
+            return Error(Errc::kAlreadyExists,
+                         fmt::format("register.job.local_rank: local rank {} of \"{}\" already "
+                                     "joined as process {}",
+                                     g.local_rank, a.tenant, m.pid));
+    }
+    if (!member) pj.info.members.push_back({pid, *start, g.local_rank, g.rank, {}, {}});
+    const int arrived = static_cast<int>(pj.info.members.size());
+    const bool all = arrived >= pj.info.expected;
+    const bool waited = steady_ms() - pj.first_ms >= pj.wait_ms;
+    if (!all && !waited)
+        return json{{"tenant", a.tenant},
+                    {"state", "waiting"},
+                    {"arrived", arrived},
+                    {"expected", pj.info.expected}};
+    auto placed = place_job(a.tenant, pj);
+    if (!placed) {
+        spdlog::info("event=reject tenant={} uid={} ranks={} reason={}", log::quote(a.tenant),
+                     peer.uid, arrived, log::quote(placed.error().message()));
+        pj.failed = placed.error();
+        return placed.error();
+    }
+    pending_jobs_.erase(a.tenant);
+    const TenantEntry& t = tenants_.at(a.tenant);
+    if (!job::find(*t.job, pid))
+        return Error(Errc::kNotFound, fmt::format("register.pids[0]: process {} exited", pid));
+    return join_reply(a.tenant, t, pid);
+}
+
+Result<std::string> Service::place_job(const std::string& tenant, job::Pending& pj) {
+    auto& members = pj.info.members;
+    std::erase_if(members, [](const job::Member& m) { return !proc::alive(m.pid, m.start_time); });
+    if (members.empty())
+        return Error(Errc::kNotFound, "register.job: every rank of the job has exited");
+    std::sort(members.begin(), members.end(),
+              [](const job::Member& x, const job::Member& y) { return x.local_rank < y.local_rank; });
+    if (tenants_.size() >= config_.max_tenants)
+        return Error(Errc::kBusy, fmt::format("register: the daemon already holds {} tenants (the limit)",
+                                              config_.max_tenants));
+    const int threads = pj.info.threads;
+    const int n = static_cast<int>(members.size());
+    const int cpus = n * threads;
+    RegisterArgs ra;
+    ra.tenant = tenant;
+    ra.pids = {members.front().pid};
+    ra.profile = pj.info.profile;
+    ra.cpus = cpus;
+    std::string source;
+    auto req = resolve_request(ra, source);
+    if (!req) return req.error();
+    req->tenant = tenant;
+    if (req->cpus != cpus) {
+        Coexist c = req->coexist.empty() ? Coexist::kSocket : req->coexist.front();
+        req->cpus = cpus;
+        req->coexist.assign(static_cast<size_t>(cpus), c);
+        req->groups.clear();
+    }
+    // More CPUs than PUs (mpirun --oversubscribe): the ranks time-share PUs.
+    if (pj.info.oversubscribe || cpus > static_cast<int>(topology().pus.size())) {
+        req->coexist.assign(static_cast<size_t>(cpus), Coexist::kPu);
+        source += " (time-shared: oversubscribed)";
+    }
+    if (auto s = req->validate(); !s) return s.error().with_context("register.job");
+    auto placement = solver_.place(*req, others(""));
+    if (!placement) return placement.error().with_context("register.job");
+    std::vector<TenantProcess> procs;
+    std::vector<pid_t> pids;
+    for (const auto& m : members) {
+        int fd = proc::pidfd_open(m.pid);
+        if (fd < 0 || proc::start_time(m.pid) != std::optional<uint64_t>(m.start_time)) {
+            if (fd >= 0) ::close(fd);
+            for (auto& q : procs) ::close(q.pidfd);
+            return Error(Errc::kNotFound, fmt::format("register.job: rank process {} exited", m.pid));
+        }
+        procs.push_back({m.pid, m.start_time, fd});
+        pids.push_back(m.pid);
+    }
+    TenantTarget target{tenant, req->kind, pids, {}};
+    if (auto s = driver_->apply(target, *placement); !s) {
+        for (auto& q : procs) ::close(q.pidfd);
+        (void)driver_->release(tenant);
+        spdlog::warn("event=apply tenant={} result=error msg={}", log::quote(tenant),
+                     log::quote(s.error().to_string()));
+        return s.error().with_context("register.job: apply");
+    }
+    auto shares = job::split(*placement, threads, members.size());
+    for (size_t i = 0; i < members.size(); ++i) {
+        members[i].share = std::move(shares[i]);
+        members[i].coexist.assign(req->coexist.begin() + static_cast<long>(i) * threads,
+                                  req->coexist.begin() + static_cast<long>(i + 1) * threads);
+    }
+    TenantEntry t;
+    t.request = *req;
+    t.placement = *placement;
+    t.source = source;
+    t.owner = pj.owner;
+    t.conn = 0;
+    t.detached = true;  // the ranks' pidfds end it, not a connection
+    t.processes = std::move(procs);
+    t.since = static_cast<int64_t>(std::time(nullptr));
+    t.job = pj.info;
+    t.job->placed_with = n;
+    for (auto& p : t.processes) {
+        pid_tenant_[p.pid] = tenant;
+        if (pidfd_hook_) pidfd_hook_(p.pid, p.pidfd, true);
+    }
+    spdlog::info("event=place_job tenant={} uid={} ranks={}/{} threads={} pids={} source={} pus={} why={}",
+                 log::quote(tenant), pj.owner, n, pj.info.expected, threads, fmt::join(pids, ","),
+                 log::quote(source), format_cpulist(placement->all_pus()),
+                 log::quote(why_summary(*placement)));
+    sched_join(tenant, tenants_.emplace(tenant, std::move(t)).first->second);
+    save_state();
+    return source;
+}
+
+Result<json> Service::do_join_late(const RegisterArgs& a, const Peer& peer, const TenantEntry& jt) {
+    const JobArgs& g = *a.job;
+    const pid_t pid = a.pids.front();
+    std::string suffix = fmt::format(".r{}", g.local_rank);
+    std::string late = a.tenant.substr(0, 64 - suffix.size()) + suffix;
+    if (auto it = tenants_.find(late); it != tenants_.end()) {
+        if (it->second.job && job::find(*it->second.job, pid)) {
+            json r = join_reply(late, it->second, pid);
+            r["late"] = true;
+            return r;
+        }
+        return Error(Errc::kAlreadyExists,
+                     fmt::format("register.job.local_rank: local rank {} of \"{}\" came late and "
+                                 "tenant \"{}\" already exists",
+                                 g.local_rank, a.tenant, late));
+    }
+    if (auto it = pid_tenant_.find(pid); it != pid_tenant_.end())
+        return Error(Errc::kAlreadyExists,
+                     fmt::format("register.pids[0]: process {} already belongs to tenant \"{}\"",
+                                 pid, it->second));
+    if (tenants_.size() >= config_.max_tenants)
+        return Error(Errc::kBusy, fmt::format("register: the daemon already holds {} tenants (the limit)",
+                                              config_.max_tenants));
+    auto start = proc::start_time(pid);
+    Request req = jt.request;
+    req.tenant = late;
+    req.cpus = jt.job->threads;
+    req.coexist.assign(static_cast<size_t>(req.cpus),
+                       jt.request.coexist.empty() ? Coexist::kSocket : jt.request.coexist.front());
+    req.groups.clear();
+    if (auto s = req.validate(); !s) return s.error().with_context("register.job");
+    auto placement = solver_.place(req, others(""));
+    if (!placement) return placement.error().with_context("register.job (late rank)");
+    int fd = proc::pidfd_open(pid);
+    if (fd < 0 || proc::start_time(pid) != start) {
+        if (fd >= 0) ::close(fd);
+        return Error(Errc::kNotFound, fmt::format("register.pids[0]: process {} exited", pid));
+    }
+    TenantTarget target{late, req.kind, {pid}, {}};
+    if (auto s = driver_->apply(target, *placement); !s) {
+        ::close(fd);
+        (void)driver_->release(late);
+        return s.error().with_context("register.job: apply");
+    }
+    TenantEntry t;
+    t.request = req;
+    t.placement = *placement;
+    t.source = jt.source + " (late rank of " + a.tenant + ")";
+    t.owner = jt.owner;
+    t.detached = true;
+    t.processes = {{pid, *start, fd}};
+    t.since = static_cast<int64_t>(std::time(nullptr));
+    job::JobInfo info = *jt.job;
+    info.members.clear();
+    info.placed_with = 1;
+    job::Member m{pid, *start, g.local_rank, g.rank, *placement, req.coexist};
+    m.share.trace.clear();
+    info.members.push_back(std::move(m));
+    t.job = std::move(info);
+    pid_tenant_[pid] = late;
+    if (pidfd_hook_) pidfd_hook_(pid, fd, true);
+    spdlog::info("event=place_late tenant={} job={} uid={} pid={} pus={}", log::quote(late),
+                 log::quote(a.tenant), peer.uid, pid, format_cpulist(placement->all_pus()));
+    const TenantEntry& stored = tenants_.emplace(late, std::move(t)).first->second;
+    sched_join(late, stored);
+    save_state();
+    json r = join_reply(late, stored, pid);
+    r["late"] = true;
+    return r;
+}
+
+json Service::join_reply(const std::string& tenant, const TenantEntry& t, pid_t pid) const {
+    const job::Member* m = job::find(*t.job, pid);
+    json j = json::object();
+    j["tenant"] = tenant;
+    j["state"] = "placed";
+    j["arrived"] = t.job->placed_with;
+    j["expected"] = t.job->expected;
+    j["source"] = t.source;
+    if (m) {
+        j["local_rank"] = m->local_rank;
+        j["share"] = m->share.to_json();
+    }
+    j["placement"] = t.placement.to_json();
+    return j;
+}
+
+Result<json> Service::do_leave(const TenantArgs& a, const Peer& peer) {
+    purge_pending();
+    const pid_t pid = *a.pid;
+    if (auto it = pending_jobs_.find(a.tenant); it != pending_jobs_.end()) {
+        job::Pending& pj = it->second;
+        if (peer.uid != 0 && pj.owner != peer.uid)
+            return Error(Errc::kPermissionDenied,
+                         fmt::format("release.tenant: job \"{}\" belongs to uid {}, the caller is "
+                                     "uid {}",
+                                     a.tenant, pj.owner, peer.uid));
+        if (!job::remove(pj.info, pid))
+            return Error(Errc::kNotFound,
+                         fmt::format("release.pid: process {} is not in job \"{}\"", pid, a.tenant));
+        size_t remaining = pj.info.members.size();
+        spdlog::info("event=leave tenant={} pid={} remaining={} state=waiting", log::quote(a.tenant),
+                     pid, remaining);
+        if (remaining == 0) pending_jobs_.erase(it);
+        return json{{"tenant", a.tenant}, {"left", pid}, {"remaining", remaining}};
+    }
+    auto found = find_owned("release", a.tenant, peer);
+    if (!found) return found.error();
+    const TenantEntry& t = **found;
+    bool has = std::any_of(t.processes.begin(), t.processes.end(),
+                           [&](const TenantProcess& p) { return p.pid == pid; });
+    if (!has)
+        return Error(Errc::kNotFound,
+                     fmt::format("release.pid: process {} is not in tenant \"{}\"", pid, a.tenant));
+    size_t remaining = t.processes.size() - 1;
+    remove_process(a.tenant, pid, "leave");
+    json r = {{"tenant", a.tenant}, {"left", pid}, {"remaining", remaining}};
+    if (remaining == 0) r["released"] = a.tenant;
+    return r;
+}
+
+void Service::purge_pending() {
+    const int64_t now = steady_ms();
+    for (auto it = pending_jobs_.begin(); it != pending_jobs_.end();) {
+        auto& pj = it->second;
+        std::erase_if(pj.info.members,
+                      [](const job::Member& m) { return !proc::alive(m.pid, m.start_time); });
+        bool stale = now - pj.first_ms > static_cast<int64_t>(pj.wait_ms) + kPendingGraceMs;
+        if (pj.info.members.empty() || stale) {
+            spdlog::info("event=job_expired tenant={} arrived={} expected={} reason={}",
+                         log::quote(it->first), pj.info.members.size(), pj.info.expected,
+                         pj.info.members.empty() ? "ranks gone" : "waited too long");
+            it = pending_jobs_.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 Result<TenantEntry*> Service::find_owned(std::string_view op, const std::string& tenant,
@@ -467,6 +863,41 @@ Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
     auto found = find_owned("update", a.tenant, peer);
     if (!found) return found.error();
     TenantEntry& t = **found;
+    if (t.job) {
+        // Several sources report for one job (each rank's PMPI profile, the
+        // OMPT tool): merge what each one measured. A job is never re-placed:
+        // its ranks bound themselves to their shares.
+        Profile merged = t.observations.value_or(Profile{});
+        const Profile& o = a.observations;
+        merged.name = o.name;
+        if (o.threads > 0) merged.threads = o.threads;
+        if (o.region_rate_hz > 0) merged.region_rate_hz = o.region_rate_hz;
+        if (o.barrier_rate_hz > 0) merged.barrier_rate_hz = o.barrier_rate_hz;
+        if (o.sync_fraction > 0) merged.sync_fraction = o.sync_fraction;
+        if (o.imbalance > 0) merged.imbalance = o.imbalance;
+        if (o.bandwidth.cls != BandwidthClass::kUnknown || o.bandwidth.gbps) {
+            merged.bandwidth = o.bandwidth;
+            t.request.bandwidth = o.bandwidth;
+        }
+        if (o.coexist) merged.coexist = o.coexist;
+        if (o.gang) {
+            merged.gang = o.gang;
+            t.request.sched.gang = *o.gang;
+        }
+        if (!o.note.empty()) merged.note = o.note;
+        t.observations = std::move(merged);
+        sched_join(a.tenant, t);  // the sync rate may change the gang decision
+        const std::string reason = "job tenant: observations merged; a job is not re-placed";
+        spdlog::info("event=update tenant={} replaced=false observed={} reason={}",
+                     log::quote(a.tenant), log::quote(o.to_string()), log::quote(reason));
+        save_state();
+        return json{{"tenant", a.tenant},
+                    {"replaced", false},
+                    {"reason", reason},
+                    {"request", t.request.to_json()},
+                    {"placement", t.placement.to_json()},
+                    {"advice", advice_for(t).to_json()}};
+    }
     t.observations = a.observations;
     Request next = t.request;
     const Profile& o = a.observations;
@@ -505,6 +936,7 @@ Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
         }
     }
     t.request = std::move(next);
+    sched_join(a.tenant, t);  // new observations / PUs may change the gang decision
     spdlog::info("event=update tenant={} replaced={} observed={} reason={}", log::quote(a.tenant),
                  replaced, log::quote(o.to_string()), log::quote(reason));
     save_state();
@@ -523,6 +955,7 @@ Result<json> Service::do_advice(const TenantArgs& a, const Peer& peer) {
 }
 
 Result<json> Service::do_release(const TenantArgs& a, const Peer& peer) {
+    if (a.pid) return do_leave(a, peer);
     auto found = find_owned("release", a.tenant, peer);
     if (!found) return found.error();
     cleanup(a.tenant, "release");
@@ -560,10 +993,36 @@ json Service::tenant_json(const std::string& name, const TenantEntry& t, int64_t
     j["summary"] = why_summary(t.placement);
     j["advice"] = advice_for(t, demand).to_json();
     if (t.observations) j["observations"] = t.observations->to_json();
+    if (t.job) j["job"] = job::to_json(*t.job);
+    if (sched_) {
+        json g = json::object();
+        auto st = sched_->states();
+        auto it = st.find(name);
+        g["scheduled"] = it != st.end() && it->second.scheduled;
+        g["row"] = it != st.end() ? it->second.row : -1;
+        g["component"] = it != st.end() ? it->second.component : -1;
+        g["frozen"] = t.frozen;
+        g["run_ms"] = it != st.end() ? it->second.run_ns / 1000000 : 0;
+        j["gang"] = std::move(g);
+    }
     return j;
 }
 
 Result<json> Service::do_status(const Peer&) {
+    purge_pending();
+    json pending = json::array();
+    const int64_t now = steady_ms();
+    for (const auto& [name, pj] : pending_jobs_) {
+        json p = {{"tenant", name},
+                  {"arrived", pj.info.members.size()},
+                  {"expected", pj.info.expected},
+                  {"threads", pj.info.threads},
+                  {"nspace", pj.info.nspace},
+                  {"waited_ms", now - pj.first_ms},
+                  {"wait_ms", pj.wait_ms}};
+        if (pj.failed) p["failed"] = pj.failed->to_string();
+        pending.push_back(std::move(p));
+    }
     json tj = json::array();
     int64_t demand = total_demand();
     for (const auto& [name, t] : tenants_) tj.push_back(tenant_json(name, t, demand));
@@ -575,6 +1034,7 @@ Result<json> Service::do_status(const Peer&) {
               {"pus", topology().pus.size()},
               {"load", pus > 0 ? static_cast<double>(demand) / pus : 0.0}};
     j["tenants"] = std::move(tj);
+    j["pending_jobs"] = std::move(pending);
     return j;
 }
 
@@ -620,6 +1080,7 @@ void Service::cleanup(const std::string& tenant, std::string_view reason) {
     auto it = tenants_.find(tenant);
     if (it == tenants_.end()) return;
     close_pidfds(it->second);
+    sched_leave(tenant);  // thawed before release, also mid-slice
     auto s = driver_->release(tenant);
     spdlog::info("event=release tenant={} reason={} pus={} result={}", log::quote(tenant), reason,
                  format_cpulist(it->second.placement.all_pus()),
@@ -632,7 +1093,13 @@ void Service::on_process_exit(pid_t pid) {
     auto it = pid_tenant_.find(pid);
     if (it == pid_tenant_.end()) return;
     std::string tenant = it->second;
-    auto& t = tenants_.at(tenant);
+    remove_process(tenant, pid, "exit");
+}
+
+void Service::remove_process(const std::string& tenant, pid_t pid, std::string_view reason) {
+    auto tit = tenants_.find(tenant);
+    if (tit == tenants_.end()) return;
+    TenantEntry& t = tit->second;
     auto p = std::find_if(t.processes.begin(), t.processes.end(),
                           [&](const TenantProcess& x) { return x.pid == pid; });
     if (p != t.processes.end()) {
@@ -643,10 +1110,20 @@ void Service::on_process_exit(pid_t pid) {
         t.processes.erase(p);
     }
     pid_tenant_.erase(pid);
-    spdlog::info("event=exit tenant={} pid={} remaining={}", log::quote(tenant), pid,
-                 t.processes.size());
+    std::string freed;
+    if (t.job) {
+        // The rank's share goes back in the books only: the other ranks are
+        // bound to their own shares, so the job is not re-applied.
+        if (const job::Member* m = job::find(*t.job, pid)) freed = format_cpulist(m->share.all_pus());
+        if (job::remove(*t.job, pid) && !t.job->members.empty()) {
+            job::rebuild(*t.job, tenant, t.request, t.placement);
+            sched_join(tenant, t);  // fewer PUs
+        }
+    }
+    spdlog::info("event={} tenant={} pid={} remaining={}{}", reason, log::quote(tenant), pid,
+                 t.processes.size(), freed.empty() ? std::string() : " freed=" + freed);
     if (t.processes.empty())
-        cleanup(tenant, "exit");
+        cleanup(tenant, reason);
     else
         save_state();
 }
@@ -664,6 +1141,16 @@ void Service::on_disconnect(uint64_t conn) {
 }
 
 void Service::shutdown() {
+    if (sched_) {
+        sched_->thaw_all();
+        sched_log_change();
+        const auto& st = sched_->stats();
+        spdlog::info("event=sched_stats switches={} freezes={} thaws={} errors={} "
+                     "freeze_us_avg={:.1f} thaw_us_avg={:.1f}",
+                     st.switches, st.freezes, st.thaws, st.errors,
+                     st.freezes ? st.freeze_ns / 1e3 / static_cast<double>(st.freezes) : 0.0,
+                     st.thaws ? st.thaw_ns / 1e3 / static_cast<double>(st.thaws) : 0.0);
+    }
     std::vector<std::string> names;
     for (const auto& [n, t] : tenants_) names.push_back(n);
     for (const auto& n : names) cleanup(n, "shutdown");
@@ -687,6 +1174,7 @@ void Service::save_state() {
                       {"threads", t.threads},
                       {"request", t.request.to_json()},
                       {"placement", t.placement.to_json()}});
+        if (t.job) tj.back()["job"] = job::to_json(*t.job);
     }
     json j = {{"version", state::kStateVersion},
               {"daemon_pid", static_cast<int64_t>(::getpid())},
@@ -697,5 +1185,52 @@ void Service::save_state() {
         !s)
         spdlog::error("event=save_state result=error msg={}", log::quote(s.error().to_string()));
 }
+
+
+// ---------------------------------------------------------------------------
+// Gang scheduling (hv-backend/gang)
+
+void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
+    if (!sched_) return;
+    const Profile* prof = t.observations ? &*t.observations : nullptr;
+    gang::GangTenant g;
+    g.id = tenant;
+    g.pus = t.placement.all_pus();
+    g.gang = caps_.freeze && gang::should_gang(config_.sched_policy, t.request.sched, prof);
+    g.latency_ms = t.request.sched.latency_ms;
+    if (auto s = sched_->add(g); !s) {
+        spdlog::warn("event=sched_join tenant={} result={} action=left_to_kernel",
+                     log::quote(tenant), log::quote(s.error().to_string()));
+        g.gang = false;
+        (void)sched_->add(g);
+    }
+    sched_log_change();
+}
+
+void Service::sched_leave(const std::string& tenant) {
+    if (!sched_) return;
+    if (sched_->states().count(tenant) == 0) return;
+    (void)sched_->remove(tenant);
+    sched_log_change();
+}
+
+void Service::sched_log_change() {
+    if (!sched_ || sched_->generation() == sched_logged_gen_) return;
+    sched_logged_gen_ = sched_->generation();
+    // One line per decision change (never per slice): the matrix.
+    std::vector<std::string> comps;
+    for (const auto& m : sched_->matrices()) {
+        std::vector<std::string> rows;
+        for (const auto& r : m.rows) rows.push_back(fmt::format("{}", fmt::join(r, "+")));
+        comps.push_back(fmt::format("[{}]@{}ms", fmt::join(rows, "|"), m.slice_ns / 1000000));
+    }
+    const auto& st = sched_->stats();
+    spdlog::info("event=sched_matrix gen={} matrices={} freezes={} thaws={} errors={}{}",
+                 sched_logged_gen_, log::quote(fmt::format("{}", fmt::join(comps, " "))),
+                 st.freezes, st.thaws, st.errors,
+                 st.last_error.empty() ? "" : " last_error=" + log::quote(st.last_error));
+}
+
+int64_t Service::sched_tick() { return sched_ ? sched_->tick() : -1; }
 
 }  // namespace vtasos::daemon

@@ -62,6 +62,23 @@ struct OpInfo {
 std::span<const OpInfo> op_table();
 std::string_view to_string(Op op);
 
+// register's "job" object: the registering process is one rank of an MPI job
+// and joins the job's tenant instead of making its own (docs/protocol.md "Job
+// tenants"). The ranks of one job on one node name the same tenant.
+struct JobArgs {
+    int local_rank = 0;       // 0..local_size-1
+    int local_size = 1;       // ranks of the job on this node
+    int threads = 1;          // CPUs per rank
+    int wait_ms = 3000;       // how long the first rank's arrival waits for the others
+    bool oversubscribe = false;  // the ranks may time-share PUs (coexist pu)
+    std::string nspace;       // for status and logs
+    int64_t rank = -1;        // rank in the whole job, -1 = not given
+    int64_t node = -1;        // launcher's node id, -1 = not given
+    std::string host;
+    bool operator==(const JobArgs&) const = default;
+};
+inline constexpr int kMaxJobWaitMs = 600000;
+
 struct RegisterArgs {
     std::string tenant;
     std::vector<pid_t> pids;             // may be empty: a reservation without processes
@@ -70,11 +87,13 @@ struct RegisterArgs {
     int cpus = 0;                        // with a profile or no request: 0 = let the daemon pick
     bool detached = false;               // survive the connection (cleaned when pids exit)
     std::vector<pid_t> threads;          // optional per-CPU thread ids (threads[i] -> cpu i)
+    std::optional<JobArgs> job;          // join the MPI job tenant `tenant` (pids = {the rank})
     bool operator==(const RegisterArgs&) const = default;
 };
 
 struct TenantArgs {
     std::string tenant;
+    std::optional<pid_t> pid;  // release only: this process leaves; the tenant goes with its last
     bool operator==(const TenantArgs&) const = default;
 };
 

@@ -28,8 +28,10 @@
 #include "vtasos/core/request.h"
 #include "vtasos/core/result.h"
 #include "vtasos/core/topology.h"
+#include "vtasos/daemon/job.h"
 #include "vtasos/daemon/protocol.h"
 #include "vtasos/drivers/driver.h"
+#include "vtasos/gang/gang.h"
 #include "vtasos/profiles/profiles.h"
 #include "vtasos/solver/solver.h"
 
@@ -48,6 +50,9 @@ struct ServiceConfig {
     size_t max_tenants = 4096;
     SolverOptions solver;
     std::string version = "0";
+    // Gang scheduling (hv-backend/gang/README.md): policy and slice length.
+    gang::Policy sched_policy = gang::Policy::kOff;
+    int slice_ms = gang::kDefaultSliceMs;
 };
 
 // One registered process of a tenant.
@@ -70,6 +75,7 @@ struct TenantEntry {
     std::vector<pid_t> threads;
     std::optional<Profile> observations;
     int64_t since = 0;  // unix seconds of registration
+    std::optional<job::JobInfo> job;  // an MPI job tenant: its ranks and their shares
 };
 
 class Service {
@@ -112,6 +118,10 @@ public:
     Advice advice_for(const TenantEntry& t) const;
     // Sum of every tenant's requested CPUs.
     int64_t total_demand() const;
+    // Gang scheduler: advances slices; returns ns until the next switch (-1: none).
+    // The event loop calls it from a timerfd and after every batch of events.
+    int64_t sched_tick();
+    const gang::Scheduler* scheduler() const { return sched_.get(); }
 
 private:
     Result<nlohmann::json> do_hello(const HelloArgs& a, const Peer& peer);
@@ -123,6 +133,17 @@ private:
     Result<nlohmann::json> do_status(const Peer& peer);
     Result<nlohmann::json> do_topology();
     Result<nlohmann::json> do_thaw_all(const Peer& peer);
+    // Job tenants (register with "job", release with "pid"): docs/protocol.md.
+    Result<nlohmann::json> do_join(const RegisterArgs& a, const Peer& peer);
+    Result<nlohmann::json> do_join_late(const RegisterArgs& a, const Peer& peer,
+                                        const TenantEntry& job_tenant);
+    Result<nlohmann::json> do_leave(const TenantArgs& a, const Peer& peer);
+    Result<std::string> place_job(const std::string& tenant, job::Pending& pj);
+    nlohmann::json join_reply(const std::string& tenant, const TenantEntry& t, pid_t pid) const;
+    // Drops pending jobs whose ranks are all gone or that waited far too long.
+    void purge_pending();
+    // Forgets one process of a tenant (exit or leave); the tenant goes with its last.
+    void remove_process(const std::string& tenant, pid_t pid, std::string_view reason);
 
     Result<TenantEntry*> find_owned(std::string_view op, const std::string& tenant,
                                     const Peer& peer);
@@ -134,6 +155,10 @@ private:
     void close_pidfds(TenantEntry& t);
     void cleanup(const std::string& tenant, std::string_view reason);
     void save_state();
+    // Adds/removes a tenant to/from the gang scheduler per the policy; logs once per change.
+    void sched_join(const std::string& tenant, const TenantEntry& t);
+    void sched_leave(const std::string& tenant);
+    void sched_log_change();
 
     Solver solver_;
     std::unique_ptr<Driver> driver_;
@@ -142,9 +167,14 @@ private:
     ServiceConfig config_;
     std::map<std::string, TenantEntry> tenants_;
     std::unordered_map<pid_t, std::string> pid_tenant_;
+    std::map<std::string, job::Pending> pending_jobs_;
     PidfdHook pidfd_hook_;
     std::string topology_summary_;
     nlohmann::json hello_;  // the fixed part of the hello reply, built on first use
+    std::unique_ptr<gang::Clock> sched_clock_;
+    std::unique_ptr<gang::Freezer> sched_freezer_;
+    std::unique_ptr<gang::Scheduler> sched_;  // null with policy off/feedback
+    uint64_t sched_logged_gen_ = 0;
 };
 
 }  // namespace vtasos::daemon
