@@ -26,6 +26,7 @@
 #include "internal/feedback.h"
 #include "internal/learner.h"
 #include "internal/papi.h"
+#include "vtasos/core/placement.h"
 #include "vtasos/profiles/profiles.h"
 #ifdef VTASOS_OMPT_HAVE_CLIENT
 #include "internal/daemon_link.h"
@@ -343,6 +344,28 @@ void connect_daemon(Tool* t, std::string* state) {
             std::make_unique<FileAdviceSource>(*t->cfg.fake_advice),
             FeedbackLoop::Options{.verbose = t->cfg.verbose}, nullptr);
         *state = "advice from file " + *t->cfg.fake_advice + " (VTASOS_OMPT_FAKE_ADVICE)";
+        return;
+    }
+    // An MPI rank placed by the Open MPI hook (pmix-plugin/include/vtasos/mpi/share.h):
+    // the job tenant already holds this process, so bind to the rank's share
+    // instead of registering a second time.
+    if (const char* share = getenv("VTASOS_MPI_SHARE"); share && *share) {
+        auto j = nlohmann::json::parse(share, nullptr, /*allow_exceptions=*/false);
+        auto placement = j.is_discarded() ? Result<Placement>(Error(Errc::kInvalidArgument,
+                                                                    "not valid JSON"))
+                                          : Placement::from_json(j);
+        if (!placement || placement->cpus.empty()) {
+            *state = "monitoring only: VTASOS_MPI_SHARE is unusable (" +
+                     (placement ? std::string("no cpus") : placement.error().message()) + ")";
+            return;
+        }
+        std::string bind_state = "not bound (VTASOS_BIND=0)";
+        if (t->cfg.bind) {
+            auto st = t->binder.set_placement(*placement, t->request.memory);
+            bind_state = st ? fmt::format("threads bound to {}", placement->to_string())
+                            : "not bound: " + st.error().message();
+        }
+        *state = fmt::format("MPI rank share of tenant {}; {}", placement->tenant, bind_state);
         return;
     }
 #ifdef VTASOS_OMPT_HAVE_CLIENT

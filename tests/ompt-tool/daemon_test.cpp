@@ -140,6 +140,30 @@ TEST_F(OmptDaemon, ThreadsEndOnTheirPlacedCpus) {
     EXPECT_EQ(got, want) << r.out << lines[0];
 }
 
+// A rank placed by the Open MPI hook: the tool binds to the published share
+// and does not register the process a second time.
+TEST_F(OmptDaemon, MpiRankShareIsUsedWithoutSecondRegistration) {
+    int pu = current_affinity().back();
+    std::string share = R"({"tenant":"mpi-test-n0","cpus":[{"cpu":0,"pus":[)" +
+                        std::to_string(pu) + R"(]}],"mem_nodes":[]})";
+    auto r = test::run({AFFINITY_PROG, "5"},
+                       env({"OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1", "VTASOS_MPI_SHARE=" + share}));
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    auto lines = test::tool_lines(r.err);
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_NE(lines[0].find("MPI rank share of tenant mpi-test-n0"), std::string::npos) << lines[0];
+    std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
+    int seen = 0;
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), aff_re), end; it != end; ++it, ++seen)
+        EXPECT_EQ((*it)[2], std::to_string(pu)) << r.out;
+    EXPECT_EQ(seen, 2) << r.out;
+
+    auto bad = test::run({AFFINITY_PROG, "1"},
+                         env({"OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1", "VTASOS_MPI_SHARE={oops"}));
+    ASSERT_EQ(bad.status, 0) << bad.err;
+    EXPECT_NE(bad.err.find("VTASOS_MPI_SHARE is unusable"), std::string::npos) << bad.err;
+}
+
 TEST_F(OmptDaemon, BindingCanBeSwitchedOff) {
     auto mine = current_affinity();
     auto r = test::run({AFFINITY_PROG, "5"},
