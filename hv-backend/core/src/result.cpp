@@ -21,6 +21,9 @@ constexpr std::array<ErrcInfo, kErrcCount> kTable{{
     {Errc::kTimeout, "timeout", "operation timed out"},
     {Errc::kAlreadyExists, "already_exists", "already exists"},
     {Errc::kBusy, "busy", "resource limit reached"},
+    {Errc::kParse, "parse", "input could not be parsed"},
+    {Errc::kCrashed, "crashed", "run died on a signal or exited non-zero"},
+    {Errc::kInterrupted, "interrupted", "stopped by a signal"},
     {Errc::kInternal, "internal", "internal error"},
 }};
 }  // namespace

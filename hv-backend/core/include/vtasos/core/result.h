@@ -27,6 +27,9 @@ enum class Errc : int {
     kTimeout,           // an operation exceeded its bound
     kAlreadyExists,     // duplicate tenant id
     kBusy,              // resource limit reached (clients, queue)
+    kParse,             // a report or document could not be read (harness)
+    kCrashed,           // a child run died on a signal or exited non-zero (harness)
+    kInterrupted,       // SIGINT/SIGTERM stopped the operation
     kInternal,          // bug: should not happen
 };
 inline constexpr int kErrcCount = static_cast<int>(Errc::kInternal) + 1;
