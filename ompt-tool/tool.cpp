@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,13 +51,17 @@ struct Tool {
     std::unique_ptr<Learner> learner;
     ProfileChoice choice;
     Request request;
-    Binder binder;
+    Binder binder;  // the placement at start-up
+    // Binders of later placements (re-placement, re-registration); kept until
+    // exit because a thread may still be reading an older one.
+    std::vector<std::unique_ptr<Binder>> rebinders;
+    std::mutex rebinders_mu;
     std::atomic<unsigned> bind_seq{0};
     std::atomic<bool> bind_error_reported{false};
     std::unique_ptr<PapiCounters> papi;
     std::string bandwidth_source;
 #ifdef VTASOS_OMPT_HAVE_CLIENT
-    std::unique_ptr<DaemonLink> link;
+    DaemonSession* session = nullptr;  // owned by `feedback` (its advice source)
 #endif
     std::unique_ptr<FeedbackLoop> feedback;
     std::atomic<uint64_t> last_applied_ns{0};
@@ -76,6 +81,11 @@ std::atomic<bool> g_started{false};
 std::atomic<bool> g_forked_child{false};
 // The calling thread's counters; initial-exec keeps the access one instruction.
 __thread ThreadSlot* t_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+// The binder threads follow and its generation: a re-placement publishes a new
+// binder, then bumps the generation; each thread compares the generation at
+// its next implicit-task begin (one relaxed load) and re-binds itself.
+std::atomic<const Binder*> g_binder{nullptr};
+alignas(128) std::atomic<unsigned> g_bind_gen{0};
 
 void say(const std::string& line) { std::fprintf(stderr, "vtasos-ompt: %s\n", line.c_str()); }
 
@@ -158,10 +168,26 @@ void on_thread_begin(ompt_thread_t type, ompt_data_t* thread_data) {
     ThreadSlot* s = t->learner->claim_slot();
     t_slot = s;
     if (thread_data) thread_data->ptr = s;
-    if ((type == ompt_thread_initial || type == ompt_thread_worker) && t->binder.active() &&
+    if ((type == ompt_thread_initial || type == ompt_thread_worker) &&
         !g_forked_child.load(std::memory_order_relaxed)) {
+        unsigned gen = g_bind_gen.load(std::memory_order_acquire);
+        const Binder* b = g_binder.load(std::memory_order_acquire);
         unsigned seq = t->bind_seq.fetch_add(1, std::memory_order_relaxed);
-        int err = t->binder.bind_thread(seq);
+        if (s) {
+            s->bind_seq = seq;
+            s->bind_gen = gen;
+        }
+        int err = 0;
+        if (b && b->active()) {
+            if (type == ompt_thread_initial && s) {
+                // See Binder::bind_union: the whole placement now, its own PU at
+                // its first implicit task (a stale generation forces rebind()).
+                err = b->bind_union();
+                s->bind_gen = gen - 1;
+            } else {
+                err = b->bind_thread(seq);
+            }
+        }
         if (err != 0 && t->cfg.verbose > 0 && !t->bind_error_reported.exchange(true))
             say(fmt::format("cannot bind thread {}: {}", seq, std::strerror(err)));
     }
@@ -213,9 +239,26 @@ void on_parallel_end(ompt_data_t*, ompt_data_t*, int, const void*) {
     if (ThreadSlot* s = t_slot) g_tool->learner->parallel_end(s);
 }
 
+// A re-placement arrived: pin the calling thread to its PUs in the new one.
+__attribute__((noinline, cold)) void rebind(ThreadSlot* s, unsigned gen) {
+    s->bind_gen = gen;
+    if (g_forked_child.load(std::memory_order_relaxed)) return;
+    if (const Binder* b = g_binder.load(std::memory_order_acquire); b && b->active())
+        (void)b->bind_thread(s->bind_seq);
+}
+
 void on_implicit_task(ompt_scope_endpoint_t endpoint, ompt_data_t*, ompt_data_t*,
                       unsigned int actual, unsigned int index, int flags) {
-    if (ThreadSlot* s = t_slot) g_tool->learner->implicit_task(s, endpoint, actual, index, flags);
+    ThreadSlot* s = t_slot;
+    if (!s) return;
+    if (endpoint == ompt_scope_begin) {
+        unsigned gen = g_bind_gen.load(std::memory_order_acquire);
+        // Not at the initial task's begin: that comes right after the initial
+        // thread's thread-begin, before libomp sizes its default team.
+        if (gen != s->bind_gen && !(flags & ompt_task_initial)) [[unlikely]]
+            rebind(s, gen);
+    }
+    g_tool->learner->implicit_task(s, endpoint, actual, index, flags);
 }
 
 void on_sync_region(ompt_sync_region_t kind, ompt_scope_endpoint_t endpoint, ompt_data_t*,
@@ -225,7 +268,7 @@ void on_sync_region(ompt_sync_region_t kind, ompt_scope_endpoint_t endpoint, omp
 
 void on_sync_region_wait(ompt_sync_region_t kind, ompt_scope_endpoint_t endpoint, ompt_data_t*,
                          ompt_data_t*, const void*) {
-    if (ThreadSlot* s = t_slot) g_tool->learner->sync_wait(s, kind, endpoint);
+    if (ThreadSlot* s = t_slot) g_tool->learner->sync_wait_counted(s, kind, endpoint);
 }
 
 void on_mutex_acquire(ompt_mutex_t, unsigned int, unsigned int, ompt_wait_id_t, const void*) {
@@ -275,8 +318,9 @@ const CallbackSpec* callback_table(size_t* n) {
          "parallel_end", true},
         {ompt_callback_implicit_task, reinterpret_cast<ompt_callback_t>(&on_implicit_task),
          "implicit_task", true},
-        {ompt_callback_sync_region, reinterpret_cast<ompt_callback_t>(&on_sync_region),
-         "sync_region", true},
+        // sync_region is not registered: on_sync_region_wait counts the
+        // regions too (Learner::sync_wait_counted), one callback pair less
+        // per barrier.
         {ompt_callback_sync_region_wait, reinterpret_cast<ompt_callback_t>(&on_sync_region_wait),
          "sync_region_wait", true},
         {ompt_callback_reduction, reinterpret_cast<ompt_callback_t>(&on_sync_region), "reduction",
@@ -312,9 +356,10 @@ void undo(Tool* t) {
         for (auto ev : t->registered) t->set_callback(ev, nullptr);
     t->registered.clear();
     g_tool = nullptr;
+    g_binder.store(nullptr);
     if (t->feedback) t->feedback->stop(false);
 #ifdef VTASOS_OMPT_HAVE_CLIENT
-    if (t->link) (void)t->link->release();
+    if (t->session) (void)t->session->release();
 #endif
     delete t;
     g_started.store(false);
@@ -323,9 +368,8 @@ void undo(Tool* t) {
 // The learned profile as of now: rates over the time since start-up, measured
 // bandwidth when PAPI counts, the gang wish dropped when the daemon said so.
 Profile current_profile(Tool* t, const Totals& totals) {
-    RunInfo run{.exe = t->exe,
-                .wall_s = t->clock.elapsed_s(),
-                .ticks_per_s = t->clock.ticks_per_second()};
+    RunInfo run{
+        .exe = t->exe, .wall_s = t->clock.elapsed_s(), .ticks_per_s = t->clock.ticks_per_second()};
     if (t->papi && run.wall_s > 0) {
         double bytes = static_cast<double>(totals.papi_values[0] + totals.papi_values[1]) *
                        PapiCounters::kBytesPerEvent;
@@ -338,10 +382,49 @@ Profile current_profile(Tool* t, const Totals& totals) {
     return learned_profile(totals, run, t->choice.profile);
 }
 
+// A new placement (re-placement, re-registration): threads re-bind to it at
+// their next implicit-task begin. Runs on the helper thread.
+void publish_placement(Tool* t, const Placement& p) {
+    if (!t->cfg.bind) return;
+    auto b = std::make_unique<Binder>();
+    if (auto st = b->set_placement(p, t->request.memory); !st) {
+        if (t->cfg.verbose > 0) say("new placement not applied: " + st.error().message());
+        return;
+    }
+    const Binder* raw = b.get();
+    {
+        std::lock_guard<std::mutex> lk(t->rebinders_mu);
+        t->rebinders.push_back(std::move(b));
+    }
+    g_binder.store(raw, std::memory_order_release);
+    g_bind_gen.fetch_add(1, std::memory_order_release);
+    if (t->cfg.verbose > 0)
+        say(fmt::format("placement changed: threads re-bind to {} at their next region",
+                        p.to_string()));
+}
+
+// Observations for the daemon: the rates, and in the note the raw progress
+// counters its bandwidth probe times (hv-backend/daemon/src/probe.h):
+// CLOCK_MONOTONIC, process CPU time, regions + barrier and loop instances.
+std::string observations_json(Tool* t) {
+    Totals totals = t->learner->reduce();
+    Profile p = current_profile(t, totals);
+    timespec cpu{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    uint64_t cpu_us =
+        static_cast<uint64_t>(cpu.tv_sec) * 1000000u + static_cast<uint64_t>(cpu.tv_nsec) / 1000u;
+    uint64_t progress =
+        totals.regions + totals.barrier_instances() + totals.work_instances[kWorkLoop];
+    p.note = fmt::format("t_us={} cpu_us={} progress={}", monotonic_ns() / 1000, cpu_us, progress);
+    return p.to_json().dump();
+}
+
 void connect_daemon(Tool* t, std::string* state) {
     if (t->cfg.fake_advice) {
+        Tool* tool = t;
         t->feedback = std::make_unique<FeedbackLoop>(
-            std::make_unique<FileAdviceSource>(*t->cfg.fake_advice),
+            std::make_unique<FileAdviceSource>(
+                *t->cfg.fake_advice, [tool](const Placement& p) { publish_placement(tool, p); }),
             FeedbackLoop::Options{.verbose = t->cfg.verbose}, nullptr);
         *state = "advice from file " + *t->cfg.fake_advice + " (VTASOS_OMPT_FAKE_ADVICE)";
         return;
@@ -351,9 +434,9 @@ void connect_daemon(Tool* t, std::string* state) {
     // instead of registering a second time.
     if (const char* share = getenv("VTASOS_MPI_SHARE"); share && *share) {
         auto j = nlohmann::json::parse(share, nullptr, /*allow_exceptions=*/false);
-        auto placement = j.is_discarded() ? Result<Placement>(Error(Errc::kInvalidArgument,
-                                                                    "not valid JSON"))
-                                          : Placement::from_json(j);
+        auto placement = j.is_discarded()
+                             ? Result<Placement>(Error(Errc::kInvalidArgument, "not valid JSON"))
+                             : Placement::from_json(j);
         if (!placement || placement->cpus.empty()) {
             *state = "monitoring only: VTASOS_MPI_SHARE is unusable (" +
                      (placement ? std::string("no cpus") : placement.error().message()) + ")";
@@ -364,6 +447,7 @@ void connect_daemon(Tool* t, std::string* state) {
             auto st = t->binder.set_placement(*placement, t->request.memory);
             bind_state = st ? fmt::format("threads bound to {}", placement->to_string())
                             : "not bound: " + st.error().message();
+            if (st) g_binder.store(&t->binder, std::memory_order_release);
         }
         *state = fmt::format("MPI rank share of tenant {}; {}", placement->tenant, bind_state);
         return;
@@ -373,28 +457,36 @@ void connect_daemon(Tool* t, std::string* state) {
     t->request = request_from_profile(t->choice.profile, tenant, default_team_size());
     auto link = DaemonLink::open(t->cfg.socket, tenant, t->request, kConnectTimeoutMs);
     if (!link) {
+        // No daemon at start-up: monitor only, no helper thread (an
+        // application that never had a daemon pays nothing for reconnecting).
         *state = link.error().code() == Errc::kUnavailable
                      ? "monitoring only: no vtasosd at " +
                            (t->cfg.socket ? *t->cfg.socket : std::string(vtasos_default_socket()))
                      : "monitoring only: " + link.error().message();
         return;
     }
-    t->link = std::move(link).value();
     std::string bind_state = "not bound (VTASOS_BIND=0)";
+    std::string where = fmt::format("tenant {} at {}", tenant, (*link)->socket());
     if (t->cfg.bind) {
-        auto st = t->binder.set_placement(t->link->placement(), t->request.memory);
-        bind_state = st ? fmt::format("threads bound to {}", t->link->placement().to_string())
+        auto st = t->binder.set_placement((*link)->placement(), t->request.memory);
+        bind_state = st ? fmt::format("threads bound to {}", (*link)->placement().to_string())
                         : "not bound: " + st.error().message();
+        if (st) g_binder.store(&t->binder, std::memory_order_release);
     }
     Tool* tool = t;
-    t->feedback = std::make_unique<FeedbackLoop>(
-        std::make_unique<DaemonAdviceSource>(t->link.get(), t->request.cpus),
-        FeedbackLoop::Options{.verbose = t->cfg.verbose}, [tool] {
-            Profile p = current_profile(tool, tool->learner->reduce());
-            p.note.clear();  // observations: the rates only
-            return p.to_json().dump();
-        });
-    *state = fmt::format("tenant {} at {}; {}", tenant, t->link->socket(), bind_state);
+    auto session =
+        std::make_unique<DaemonSession>(std::move(link).value(),
+                                        DaemonSession::Options{.socket = t->cfg.socket,
+                                                               .tenant = tenant,
+                                                               .request = t->request,
+                                                               .timeout_ms = kConnectTimeoutMs,
+                                                               .verbose = t->cfg.verbose},
+                                        [tool](const Placement& p) { publish_placement(tool, p); });
+    t->session = session.get();
+    t->feedback = std::make_unique<FeedbackLoop>(std::move(session),
+                                                 FeedbackLoop::Options{.verbose = t->cfg.verbose},
+                                                 [tool] { return observations_json(tool); });
+    *state = fmt::format("{}; {}", where, bind_state);
 #else
     *state = "monitoring only (built without the vtasos client library)";
 #endif
@@ -506,10 +598,9 @@ void tool_finalize(ompt_data_t* tool_data) {
                                 t->last_applied_threads.load()));
         }
 #ifdef VTASOS_OMPT_HAVE_CLIENT
-        if (t->link) {
-            auto st = t->link->release();
+        if (t->session) {
+            auto st = t->session->release();
             if (!st && t->cfg.verbose > 1) say(st.error().message());
-            t->link.reset();
         }
 #endif
     } catch (const std::exception& e) {

@@ -11,8 +11,9 @@ VTASOS_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libhwloc-dev hwloc libglpk-dev
-  libopenmpi-dev openmpi-bin libpmix-dev libpapi-dev
+  libopenmpi-dev openmpi-bin libpmix-dev libpapi-dev gfortran
   gnuplot-nox procps xz-utils qemu-system-x86 linux-image-amd64
+  xen-hypervisor-4.17-amd64 xen-utils-4.17 libxen-dev busybox-static
 )
 
 vtasos_log() { printf '\033[1m[vtasos]\033[0m %s\n' "$*" >&2; }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "util.h"
 
@@ -245,6 +246,17 @@ Analysis analyze(const ResultsDoc& doc) {
         analyze_corun(doc, seed, a);
     else if (doc.experiment == "noise")
         analyze_noise(doc, a);
+    // Emulated (TCG) guest variants never enter overhead comparisons, either side.
+    std::set<std::string>& emulated = a.emulated;
+    for (const auto& v : doc.variants)
+        if (v.emulated) emulated.insert(v.name);
+    const bool base_emulated = emulated.count(a.baseline) > 0;
+    auto drop = [&](const std::string& variant, std::optional<Comparison>& c) {
+        if (base_emulated || emulated.count(variant)) c.reset();
+    };
+    for (auto& r : a.scaling) drop(r.variant, r.vs_baseline);
+    for (auto& r : a.pairs) drop(r.variant, r.vs_baseline);
+    for (auto& r : a.corun) drop(r.variant, r.vs_baseline);
     return a;
 }
 

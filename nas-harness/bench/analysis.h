@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -73,6 +74,7 @@ struct Analysis {
     std::vector<PairRow> pairs;
     std::vector<CorunRow> corun;
     std::vector<NoiseRow> noise;
+    std::set<std::string> emulated;  // variants run under TCG: never compared (report says so)
 };
 
 Analysis analyze(const ResultsDoc& doc);

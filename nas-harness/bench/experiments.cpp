@@ -1,6 +1,8 @@
 #include "experiments.h"
 
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -212,6 +214,7 @@ class Session {
         return c_.kernel_dir.empty() ? default_kernel_dir() : fs::path(c_.kernel_dir);
     }
     Launcher& launcher() { return *launcher_; }
+    const fs::path& out_dir() const { return out_; }
     const CommonOptions& options() const { return c_; }
 
     void add_variant(const VariantStatus& v) {
@@ -237,15 +240,16 @@ class Session {
     void set_eta(std::function<double()> f) { eta_fn_ = std::move(f); }
 
     // Runs `p` in `mode` and classifies the outcome. Thread-safe.
+    // `via`: another launcher (corun: one private daemon per scheduling policy).
     RunRecord execute(RunRecord r, Mode mode, const Program& p, Parser parser,
                       const std::vector<std::string>& extra = {},
-                      const std::atomic<bool>* cancel = nullptr) {
+                      const std::atomic<bool>* cancel = nullptr, const Launcher* via = nullptr) {
         {
             std::lock_guard lk(mu_);
             r.id = next_id_++;
         }
         r.mode = std::string(mode_name(mode));
-        auto spec = launcher_->wrap(mode, p, extra);
+        auto spec = (via ? via : launcher_.get())->wrap(mode, p, extra);
         spec.timeout = c_.timeout;
         spec.cancel = cancel;
         r.command = spec.argv;
@@ -598,6 +602,17 @@ int run_pairs(const CommonOptions& c, const PairsOptions& o) {
             s.add_variant({"stock", true, "",
                            fmt::format("both native, unpinned, {} threads each", stock_threads)});
             configs.push_back({"stock", Mode::kNative, stock_threads});
+        } else if (name != "vtasos") {
+            // Guest configs (guest_mode.h): kvm/kvm-tickless as stock (all CPUs each, unpinned),
+            // kvm-vtasos as vtasos (a tenant of `half` CPUs each, pinned by vtasosd).
+            const Mode gm = *mode_from_name(name);
+            const int t = gm == Mode::kKvmVtasos ? half : stock_threads;
+            auto st = s.launcher().prepare(gm);
+            if (st.available)
+                st.detail = fmt::format("each in a guest with {} vCPU(s) and {} thread(s); ", t, t) +
+                            st.detail;
+            s.add_variant(st);
+            if (st.available) configs.push_back({name, gm, t});
         } else {
             auto st = s.launcher().prepare(Mode::kVtasos);
             st.name = "vtasos";
@@ -679,71 +694,284 @@ int run_pairs(const CommonOptions& c, const PairsOptions& o) {
     return s.finish();
 }
 
+// ------------------------------------------------------------------ corun
+//
+// Families (issue 7): how each runtime waits decides what sharing costs.
+//   mpi   mpi-barrier (nas-harness/mpi): Open MPI busy-polls; vtasos runs it with
+//         `mpirun --mca hook vtasos` (the hook registers the job, libvtasos-pmpi reports its
+//         wait rate, so `auto` decides from measured MPI waits).
+//   gomp  <kernel>-gomp (GCC/libgomp, OMP_WAIT_POLICY=active): no OMPT, so vtasos learns from
+//         the shipped profile (`vtasosctl run --profile npb-<kernel>`), and the harness asks
+//         the daemon for advice before starting (both apps registered as reservations) and
+//         exports the suggested thread count as OMP_NUM_THREADS.
+//   llvm  our clang kernels (LLVM libomp, default waiting) with the OMPT tool, which reports
+//         its sync profile and applies advice between parallel regions.
+namespace {
+
+enum class Family { kLlvm, kGomp, kMpi };
+
+Family family_of(const std::string& app) {
+    if (app == "mpi-barrier") return Family::kMpi;
+    if (app.size() > 5 && app.ends_with("-gomp")) return Family::kGomp;
+    return Family::kLlvm;
+}
+
+std::string_view family_name(Family f) {
+    switch (f) {
+        case Family::kMpi: return "mpi";
+        case Family::kGomp: return "gomp";
+        case Family::kLlvm: return "llvm";
+    }
+    return "llvm";
+}
+
+std::string base_kernel(const std::string& app) {
+    return family_of(app) == Family::kGomp ? app.substr(0, app.size() - 5) : app;
+}
+
+// Open MPI's own component directory, so our hook is found next to the system's components.
+std::string ompi_component_path() {
+    auto r = run_process({{"ompi_info", "--path", "pkglibdir", "--parsable"},
+                          {},
+                          {},
+                          std::chrono::seconds(20)});
+    std::string sys;
+    if (r && r->succeeded()) {
+        auto line = std::string(trim(r->out));
+        auto colon = line.rfind(':');
+        if (colon != std::string::npos) sys = line.substr(colon + 1);
+    }
+    std::string ours = (build_root() / "lib" / "openmpi").string();
+    return sys.empty() ? ours : ours + ":" + sys;
+}
+
+// Asks the policy's daemon what each app should use before any starts: registers one
+// reservation per app (a sleeping helper as its process), reads advice, releases them.
+// Returns suggested threads per app (0 where the daemon gave none).
+std::vector<int> pre_advice(const std::string& vtasosctl, const std::string& socket,
+                            const std::vector<std::string>& apps, int threads,
+                            std::string& why) {
+    std::vector<int> out(apps.size(), 0);
+    std::vector<pid_t> helpers;
+    std::vector<std::string> tenants;
+    for (size_t i = 0; i < apps.size(); ++i) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        helpers.push_back(pid);
+        std::string tenant = fmt::format("corun-advice-{}-{}", ::getpid(), i);
+        auto r = run_process({{vtasosctl, "--socket", socket, "register", "--detached", "--tenant",
+                               tenant, "--cpus", std::to_string(threads), "--profile",
+                               "npb-" + apps[i], "--pid",
+                               std::to_string(pid)},
+                              {},
+                              {},
+                              std::chrono::seconds(20)});
+        if (r && r->succeeded())
+            tenants.push_back(tenant);
+        else
+            why += fmt::format("register {}: {}; ", apps[i], r ? trim(r->err) : "no vtasosctl");
+    }
+    for (size_t i = 0; i < tenants.size() && tenants.size() == apps.size(); ++i) {
+        auto r = run_process({{vtasosctl, "--socket", socket, "advice", tenants[i], "--json"},
+                              {},
+                              {},
+                              std::chrono::seconds(20)});
+        if (!r || !r->succeeded()) continue;
+        auto j = json::parse(r->out, nullptr, false);
+        const json* a = j.is_object() && j.contains("advice") ? &j["advice"] : &j;
+        if (a->is_object() && a->contains("suggested_threads") &&
+            (*a)["suggested_threads"].is_number_integer())
+            out[i] = (*a)["suggested_threads"].get<int>();
+        if (a->is_object() && a->contains("reason") && (*a)["reason"].is_string())
+            why += apps[i] + ": " + (*a)["reason"].get<std::string>() + "; ";
+    }
+    for (const auto& t : tenants)
+        (void)run_process({{vtasosctl, "--socket", socket, "release", t}, {}, {},
+                           std::chrono::seconds(20)});
+    for (pid_t pid : helpers) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> parse_corun_apps(std::string_view list, bool external) {
+    auto items = split_list(to_lower(list));
+    if (items.size() < 2)
+        return make_error(Errc::kInvalidArgument,
+                          "--apps: a co-run needs at least two apps (e.g. cg,mg, ep,ep, "
+                          "cg-gomp,cg-gomp or mpi-barrier,mpi-barrier)");
+    const auto& allowed = external ? kExternalKernels : kOurKernels;
+    for (const auto& a : items) {
+        bool ok = a == "mpi-barrier" ||
+                  std::find(allowed.begin(), allowed.end(), a) != allowed.end();
+        if (!ok && !external && family_of(a) == Family::kGomp) {
+            auto k = base_kernel(a);
+            ok = std::find(kOurKernels.begin(), kOurKernels.end(), k) != kOurKernels.end();
+        }
+        if (!ok)
+            return make_error(Errc::kInvalidArgument,
+                              "--apps: unknown app '" + a + "' (expected " + join(allowed, ", ") +
+                                  ", their GCC builds <kernel>-gomp, or mpi-barrier)");
+    }
+    return items;  // duplicates allowed: ep,ep is a co-run of two copies
+}
+
 int run_corun(const CommonOptions& c, const CorunOptions& o) {
     if (auto st = check_common(c); !st) return bad_input(st.error());
+    if (o.slice_ms < 10 || o.slice_ms > 100)
+        return bad_input(make_error(
+            Errc::kInvalidArgument,
+            fmt::format("--slice-ms: {} is out of range (10..100 ms)", o.slice_ms)));
     Session s(c, "corun");
     const int threads = o.threads > 0 ? o.threads : online_cpus();
     const std::string group = join(o.apps, "+");
+    std::vector<std::string> families;
+    bool any_mpi = false;
+    for (const auto& a : o.apps) {
+        families.emplace_back(family_name(family_of(a)));
+        any_mpi = any_mpi || family_of(a) == Family::kMpi;
+    }
     json params = {{"apps", o.apps},
+                   {"families", families},
                    {"class", o.cls},
                    {"threads", threads},
+                   {"slice_ms", o.slice_ms},
                    {"variants", o.policies},
                    {"online_cpus", online_cpus()}};
     if (auto st = s.open(params, probe_binary(c, o.apps.front(), o.cls)); !st)
         return bad_input(st.error());
     struct Policy {
         std::string name;
-        Mode mode;
-        std::vector<std::pair<std::string, std::string>> env;
-        std::vector<std::string> extra;
+        std::string wait;                   // OMP_WAIT_POLICY forced by the policy ("": family's)
+        std::unique_ptr<Launcher> launcher;  // vtasos: a private daemon with --sched-policy
     };
     std::vector<Policy> policies;
     for (const auto& name : o.policies) {
-        if (name == "cfs-active" || name == "cfs-passive") {
-            std::string wait = name == "cfs-active" ? "active" : "passive";
-            s.add_variant(
-                {name, true, "",
-                 fmt::format("native, Linux CFS, OMP_WAIT_POLICY={}, {} apps x {} threads "
-                             "on {} CPUs",
-                             wait, o.apps.size(), threads, online_cpus())});
-            policies.push_back({name, Mode::kNative, {{"OMP_WAIT_POLICY", wait}}, {}});
+        if (name == "cfs" || name == "cfs-active" || name == "cfs-passive") {
+            std::string wait = name == "cfs-active" ? "active" : name == "cfs-passive" ? "passive" : "";
+            VariantStatus v;
+            v.name = name;
+            v.available = true;
+            v.detail = fmt::format("native, Linux CFS, OMP_WAIT_POLICY={}, {} apps x {} "
+                                   "threads/ranks on {} CPUs",
+                                   wait.empty() ? "family default" : wait, o.apps.size(), threads,
+                                   online_cpus());
+            s.add_variant(v);
+            policies.push_back({name, wait, nullptr});
             continue;
         }
-        const std::string option = name == "gang" ? "--gang" : "--feedback";
-        auto st = s.launcher().prepare(Mode::kVtasos);
-        st.name = name;
-        if (st.available && !s.launcher().vtasosctl_run_supports(option)) {
-            st.available = false;
-            st.reason = "`vtasosctl run` has no " + option + " option yet (the " +
-                        (name == "gang" ? "gang scheduler" : "load-feedback") +
-                        " lands in a later issue)";
-        } else if (!st.available) {
-            st.reason = "needs the vtasos daemon: " + st.reason;
+        if (name == "feedback" && any_mpi) {
+            VariantStatus v;
+            v.name = name;
+            v.reason =
+                "feedback shrinks thread counts; MPI ranks cannot shrink (issue 7: feedback is "
+                "for OpenMP apps)";
+            s.add_variant(v);
+            continue;
         }
+        ToolPaths tp = c.tools;
+        tp.vtasosd_args = {"--sched-policy", name, "--slice-ms", std::to_string(o.slice_ms)};
+        auto logs = s.out_dir() / "logs" / ("vtasosd-" + name);
+        std::error_code ec;
+        fs::create_directories(logs, ec);
+        auto l = std::make_unique<Launcher>(tp, logs);
+        auto st = l->prepare(Mode::kVtasos);
+        st.name = name;
+        if (st.available && any_mpi &&
+            !fs::exists(build_root() / "lib" / "openmpi" / "mca_hook_vtasos.so")) {
+            st.available = false;
+            st.reason = "the Open MPI hook mca_hook_vtasos.so is not built (pmix-plugin/)";
+        }
+        if (st.available)
+            st.detail = fmt::format("vtasosd --sched-policy {} --slice-ms {}; ", name, o.slice_ms) +
+                        st.detail;
+        else
+            st.reason = "needs the vtasos daemon: " + st.reason;
         s.add_variant(st);
-        if (st.available) policies.push_back({name, Mode::kVtasos, {}, {option}});
+        if (st.available) policies.push_back({name, "", std::move(l)});
     }
+    const std::string component_path = any_mpi ? ompi_component_path() : std::string();
+    const auto pmpi = build_root() / "lib" / "libvtasos-pmpi.so";
+    const auto mpirun = find_in_path("mpirun");
     const int rounds = c.warmup + c.reps;
     s.plan(static_cast<size_t>(rounds) * policies.size() * o.apps.size());
+    // Rounds outermost: the policies are interleaved, so slow drift hits them alike.
     for (int round = 0; round < rounds && !interrupt_requested(); ++round)
         for (const auto& pol : policies) {
             if (interrupt_requested()) break;
+            const Launcher* l = pol.launcher.get();
+            std::vector<int> advised(o.apps.size(), 0);
+            bool any_gomp = false;
+            for (const auto& a : o.apps) any_gomp = any_gomp || family_of(a) == Family::kGomp;
+            if (l && any_gomp) {
+                std::string why;
+                advised = pre_advice(l->wrap(Mode::kVtasos, Program{}).argv.front(), l->socket(),
+                                     o.apps, threads, why);
+                if (round == 0) s.note(fmt::format("{}: advice before start: {}", pol.name, why));
+            }
             std::vector<std::thread> ts;
             for (size_t i = 0; i < o.apps.size(); ++i)
                 ts.emplace_back([&, i] {
+                    const std::string& app = o.apps[i];
+                    const Family fam = family_of(app);
                     RunRecord r;
-                    r.benchmark = o.apps[i];
+                    r.benchmark = app;
                     r.cls = o.cls;
-                    r.threads = c.mpi_np > 0 ? c.mpi_np : threads;
+                    r.threads = threads;
                     r.variant = pol.name;
                     r.group = group;
                     r.slot = static_cast<int>(i);
                     r.rep = round;
                     r.warmup = round < c.warmup;
-                    Program p = kernel_program(s, o.apps[i], o.cls, threads);
-                    p.coexist = "pu";  // oversubscribed by design: tenants time-share PUs
-                    for (const auto& e : pol.env) p.env.push_back(e);
-                    s.record(s.execute(r, pol.mode, p, Parser::kNpb, pol.extra));
+                    Program p;
+                    Mode mode = l ? Mode::kVtasos : Mode::kNative;
+                    std::vector<std::string> extra;
+                    if (fam == Family::kMpi) {
+                        auto bin = s.kernel_dir() / app;
+                        p.binary = bin.string();
+                        p.argv = {mpirun ? mpirun->string() : "mpirun", "-np",
+                                  std::to_string(threads), "--oversubscribe", "--bind-to", "none"};
+                        p.env = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"},
+                                 {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"},
+                                 {"OMP_NUM_THREADS", "1"}};
+                        if (l) {
+                            // The hook registers the job itself: no vtasosctl run around mpirun.
+                            mode = Mode::kNative;
+                            for (const std::string& a : std::vector<std::string>{
+                                     "--mca", "hook", "vtasos", "-x", "LD_PRELOAD=" + pmpi.string(),
+                                     "-x", "VTASOS_SOCKET=" + l->socket(), "-x",
+                                     "VTASOS_PMPI_INTERVAL=0.5"})
+                                p.argv.push_back(a);
+                            p.env.emplace_back("OMPI_MCA_mca_base_component_path", component_path);
+                            p.env.emplace_back("VTASOS_SOCKET", l->socket());
+                        }
+                        p.argv.push_back(bin.string());
+                        p.argv.push_back("--class");
+                        p.argv.push_back(o.cls);
+                        p.cpus = threads;
+                    } else {
+                        int t = advised[i] > 0 ? std::min(advised[i], threads) : threads;
+                        p = kernel_program(s, app, o.cls, t);
+                        p.cpus = threads;  // the tenant's size; the thread count follows advice
+                        std::string wait = pol.wait;
+                        if (wait.empty() && fam == Family::kGomp) wait = "active";
+                        if (!wait.empty()) p.env.emplace_back("OMP_WAIT_POLICY", wait);
+                        if (fam == Family::kGomp && l) {
+                            // Shipped profile npb-<kernel>-gomp (rates, coexist pu): no
+                            // --coexist next to --profile.
+                            extra = {"--profile", "npb-" + app};
+                            p.env.emplace_back("VTASOS_CORUN_ADVISED_THREADS", std::to_string(t));
+                        }
+                    }
+                    // Oversubscribed by design: tenants time-share PUs (gomp: the profile says so).
+                    p.coexist = fam == Family::kGomp && l ? "" : "pu";
+                    s.record(s.execute(r, mode, p, Parser::kNpb, extra, nullptr, l));
                 });
             for (auto& t : ts) t.join();
         }

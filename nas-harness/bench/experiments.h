@@ -66,7 +66,8 @@ struct CorunOptions {
     std::vector<std::string> apps;
     std::string cls = "W";
     int threads = 0;  // per app; 0: all online CPUs (so two apps oversubscribe 2x)
-    std::vector<std::string> policies;  // cfs-active, cfs-passive, gang, feedback
+    std::vector<std::string> policies;  // cfs, cfs-active, cfs-passive, gang, feedback, auto
+    int slice_ms = 20;                  // vtasosd --slice-ms (its default, hv-backend/gang/README.md)
 };
 
 struct NoiseOptions {
@@ -94,8 +95,13 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_pairs(std::string
 // Checks reps >= 1, warmup >= 0, mpi_np only with npb_bin.
 Status check_common(const CommonOptions& c);
 
-inline const std::vector<std::string> kPolicies = {"cfs-active", "cfs-passive", "gang", "feedback"};
-inline const std::vector<std::string> kPairConfigs = {"stock", "vtasos"};
+inline const std::vector<std::string> kPolicies = {"cfs",  "cfs-active", "cfs-passive",
+                                                   "gang", "feedback",   "auto"};
+// corun --apps: >= 2 of our kernels, their GCC builds <kernel>-gomp, or mpi-barrier;
+// duplicates allowed (ep,ep).
+Result<std::vector<std::string>> parse_corun_apps(std::string_view list, bool external);
+inline const std::vector<std::string> kPairConfigs = {"stock", "vtasos", "kvm", "kvm-tickless",
+                                                      "kvm-vtasos"};
 
 int run_scaling(const CommonOptions& c, const ScalingOptions& o);
 int run_overhead(const CommonOptions& c, const ScalingOptions& o);

@@ -107,15 +107,20 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     pairs->add_option("--threads", pairs_threads, "Threads per program under stock (0: all CPUs)")
         ->capture_default_str();
-    pairs->add_option("--configs", raw.configs, "Configurations: stock,vtasos")
+    pairs->add_option("--configs", raw.configs, "Configurations: stock,vtasos,kvm,kvm-tickless,kvm-vtasos")
         ->capture_default_str();
     add_common(pairs, c, raw);
 
     auto* corun = app.add_subcommand("corun", "Oversubscribed co-run per scheduling policy");
     std::string corun_cls = "W", corun_threads = "0";
     raw.apps = "cg,mg";
-    raw.policies = "cfs-active,cfs-passive,gang,feedback";
-    corun->add_option("--apps", raw.apps, "Kernels run together")->capture_default_str();
+    raw.policies = "cfs,gang,feedback,auto";
+    int corun_slice_ms = 20;  // vtasosd's default slice
+    corun->add_option("--apps", raw.apps,
+                      "Apps run together: kernels, <kernel>-gomp (GCC/libgomp), mpi-barrier")
+        ->capture_default_str();
+    corun->add_option("--slice-ms", corun_slice_ms, "vtasosd --slice-ms for vtasos policies")
+        ->capture_default_str();
     corun->add_option("--class", corun_cls, "NPB class")->capture_default_str();
     corun->add_option("--threads", corun_threads, "Threads per app (0: all CPUs)")
         ->capture_default_str();
@@ -224,7 +229,8 @@ int main(int argc, char** argv) {
     }
     if (*corun) {
         CorunOptions o;
-        auto k = parse_kernels(raw.apps, external);
+        o.slice_ms = corun_slice_ms;
+        auto k = parse_corun_apps(raw.apps, external);
         if (!k) return fail(k.error().with_context("--apps"));
         auto cls = parse_class(corun_cls, external);
         if (!cls) return fail(cls.error());

@@ -99,7 +99,9 @@ json to_json(const ResultsDoc& d) {
         variants.push_back({{"name", v.name},
                             {"available", v.available},
                             {"reason", v.reason},
-                            {"detail", v.detail}});
+                            {"detail", v.detail},
+                            {"accel", v.accel},
+                            {"emulated", v.emulated}});
     json skipped = json::array();
     for (const auto& v : d.variants)
         if (!v.available) skipped.push_back({{"name", v.name}, {"reason", v.reason}});
@@ -219,6 +221,8 @@ Result<ResultsDoc> doc_from_json(const json& j) {
         rd.get(variants[i], path, "available", &v.available);
         rd.get(variants[i], path, "reason", &v.reason);
         rd.get(variants[i], path, "detail", &v.detail);
+        if (variants[i].contains("accel")) rd.get(variants[i], path, "accel", &v.accel);
+        if (variants[i].contains("emulated")) rd.get(variants[i], path, "emulated", &v.emulated);
         d.variants.push_back(v);
     }
     for (size_t i = 0; i < runs.size() && rd.error.empty(); ++i) {

@@ -66,6 +66,10 @@ struct VariantStatus {
     bool available = false;
     std::string reason;  // why skipped (empty when available)
     std::string detail;  // e.g. tool paths used
+    // Guest modes: the accelerator ("kvm", "tcg"); TCG runs are emulated and never enter
+    // comparisons with the baseline (analysis.cpp) and are labelled so in report.md.
+    std::string accel;
+    bool emulated = false;
 };
 
 struct ResultsDoc {

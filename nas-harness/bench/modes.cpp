@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstring>
 #include <thread>
 
 #include "bench_config.h"
+#include "guest_mode.h"
 #include "util.h"
 
 namespace vtasos::bench {
@@ -85,7 +87,10 @@ struct Launcher::Daemon {
 Launcher::Launcher(ToolPaths paths, fs::path log_dir)
     : paths_(std::move(paths)), log_dir_(std::move(log_dir)) {}
 
-Launcher::~Launcher() = default;
+Launcher::~Launcher() {
+    std::error_code ec;
+    if (!guest_dir_.empty()) fs::remove_all(guest_dir_, ec);
+}
 
 std::optional<fs::path> Launcher::ompt_lib() {
     if (!ompt_searched_) {
@@ -143,6 +148,7 @@ VariantStatus Launcher::prepare(Mode m) {
             daemon_->socket = socket_;
             std::vector<std::string> argv = {vtasosd_->path.string(), "--socket", socket_,
                                              "--state", state};
+            for (const auto& a : paths_.vtasosd_args) argv.push_back(a);
             // Keep the daemon our child when it can be told so; else learn its pid.
             auto help = run_process(
                 {{vtasosd_->path.string(), "--help"}, {}, {}, std::chrono::seconds(10)});
@@ -224,18 +230,61 @@ VariantStatus Launcher::prepare(Mode m) {
         case Mode::kKvmTickless: {
             auto img = locate_tool({"vtasos-image", ToolKind::kProgram, "--vtasos-image",
                                     paths_.vtasos_image, VTASOS_BENCH_IMAGE_TARGETS});
-            std::string accel =
-                fs::exists("/dev/kvm") ? "/dev/kvm present" : "no /dev/kvm: would be TCG emulation";
             if (!img) {
-                st.reason =
-                    "right-weight guest builder vtasos-image not found (it comes with the "
-                    "guest issue); " +
-                    accel;
-            } else {
-                image_ = *img;
-                st.reason = "vtasos-image found at " + img->path.string() +
-                            ", but guest runs are not wired into vtasos-bench yet; " + accel;
+                st.reason = "right-weight guest builder vtasos-image not found: " +
+                            img.error().message() + " (build it or pass --vtasos-image)";
+                return st;
             }
+            image_ = *img;
+            auto qemu = run_process({{"/bin/sh", "-c", "command -v qemu-system-x86_64"},
+                                     {},
+                                     {},
+                                     std::chrono::seconds(10)});
+            if (!qemu || !qemu->succeeded()) {
+                st.reason = "QEMU not installed (qemu-system-x86_64 not on PATH; apt-get install "
+                            "qemu-system-x86)";
+                return st;
+            }
+            auto accel = probe_guest_accel(img->path.string());
+            if (!accel) {
+                st.reason = accel.error().message();
+                return st;
+            }
+            if (m == Mode::kKvmVtasos) {
+                auto v = prepare(Mode::kVtasos);
+                if (!v.available) {
+                    st.reason = "needs the private vtasosd: " + v.reason;
+                    return st;
+                }
+                if (!ompt_lib()) {
+                    st.reason = "needs the OMPT tool inside the guest: " + ompt_reason_;
+                    return st;
+                }
+            }
+            if (guest_dir_.empty()) {
+                char tmpl[] = "/tmp/vtasos-bench-guest.XXXXXX";
+                if (!::mkdtemp(tmpl)) {
+                    st.reason = std::string("cannot create the guest image cache: ") +
+                                std::strerror(errno);
+                    return st;
+                }
+                guest_dir_ = tmpl;
+            }
+            accel_ = accel->first;
+            st.available = true;
+            st.accel = accel->first;
+            st.emulated = accel->first == "tcg";
+            st.detail = fmt::format(
+                "{}; accel {}{} ({}); images built by {} into {}{}", 
+                m == Mode::kKvm           ? "guest, stock timer, unpinned"
+                : m == Mode::kKvmTickless ? "guest, tickless timer, unpinned"
+                                          : "guest placed and pinned by vtasosd, tickless, OMPT "
+                                            "tool inside (channel)",
+                accel->first, st.emulated ? ", EMULATED: not a performance result" : "",
+                accel->second, img->path.string(), guest_dir_,
+                m == Mode::kKvmVtasos && vtasosctl_
+                    ? "; vtasosctl " + vtasosctl_->path.string() + " run --vm"
+                    : "");
             return st;
         }
         case Mode::kXen: {
@@ -258,8 +307,12 @@ ProcessSpec Launcher::wrap(Mode m, const Program& p, const std::vector<std::stri
     ProcessSpec spec;
     spec.set_env = p.env;
     if (m == Mode::kVtasos && vtasosctl_) {
-        spec.argv = {vtasosctl_->path.string(), "--socket",  socket_,  "run", "--cpus",
-                     std::to_string(p.cpus),    "--coexist", p.coexist};
+        spec.argv = {vtasosctl_->path.string(), "--socket", socket_, "run", "--cpus",
+                     std::to_string(p.cpus)};
+        if (!p.coexist.empty()) {  // empty: a --profile in `extra` says it (corun, libgomp)
+            spec.argv.emplace_back("--coexist");
+            spec.argv.push_back(p.coexist);
+        }
         for (const auto& e : extra) spec.argv.push_back(e);
         spec.argv.emplace_back("--");
         for (const auto& a : p.argv) spec.argv.push_back(a);
@@ -269,6 +322,16 @@ ProcessSpec Launcher::wrap(Mode m, const Program& p, const std::vector<std::stri
             spec.unset_env.emplace_back("OMP_TOOL_LIBRARIES");
         spec.set_env.emplace_back("VTASOS_SOCKET", socket_);
         return spec;
+    }
+    if (m == Mode::kKvm || m == Mode::kKvmVtasos || m == Mode::kKvmTickless) {
+        GuestPlan g;
+        g.image_tool = image_ ? image_->path.string() : "vtasos-image";
+        g.vtasosctl = vtasosctl_ ? vtasosctl_->path.string() : "vtasosctl";
+        g.socket = socket_;
+        g.ompt_lib = ompt_ ? ompt_->path.string() : "";
+        g.accel = accel_.empty() ? "tcg" : accel_;
+        g.cache_dir = guest_dir_.empty() ? "/tmp" : guest_dir_;
+        return guest_spec(m, g, p, extra);
     }
     spec.argv = p.argv;
     bool sets_tool = false;

@@ -6,8 +6,12 @@
 //                 <program>`, with OMP_TOOL_LIBRARIES=libvtasos-ompt.so when that library
 //                 exists. vtasosctl passes the program's exit status through.
 //   kvm, kvm-vtasos, kvm-tickless
-//                 the program in a right-weight guest built by vtasos-image (a later issue):
-//                 skipped, with the reason, until that tool exists and is wired in.
+//                 the program in a right-weight guest built by vtasos-image (guest_mode.h):
+//                 kvm = stock timer, unpinned; kvm-tickless = tickless timer, unpinned;
+//                 kvm-vtasos = tickless, OMPT tool inside, placed and pinned by the private
+//                 vtasosd (vtasosctl run --vm). Skipped with the reason when vtasos-image, QEMU
+//                 or (kvm-vtasos) the daemon or the OMPT tool is missing. Under TCG the variant
+//                 is marked emulated (VariantStatus::emulated).
 //   xen           a Xen domU on a Xen host (/proc/xen/capabilities has control_d): skipped
 //                 likewise.
 // A mode that cannot run is reported as a VariantStatus with available == false and a reason;
@@ -37,6 +41,7 @@ std::vector<std::string> all_mode_names();
 // Where to find the tools; empty strings mean "search" (see locate.h).
 struct ToolPaths {
     std::string vtasosd, vtasosctl, ompt_lib, vtasos_image;
+    std::vector<std::string> vtasosd_args;  // extra daemon flags (corun: --sched-policy P)
 };
 
 // What to run, as it would run natively.
@@ -74,6 +79,8 @@ class Launcher {
     std::optional<std::filesystem::path> ompt_lib();
     // Why the OMPT tool library was not found (empty when found).
     std::string ompt_lib_reason();
+    // The private daemon's socket (empty until prepare(kVtasos) succeeded).
+    const std::string& socket() const { return socket_; }
     // Tool paths and how they were found, for results.json.
     nlohmann::json describe() const;
 
@@ -87,6 +94,8 @@ class Launcher {
     std::optional<VariantStatus> vtasos_status_;
     std::unique_ptr<Daemon> daemon_;
     std::string socket_;
+    std::string accel_;      // guest modes: "kvm" or "tcg" (vtasos-image accel)
+    std::string guest_dir_;  // guest modes: image cache, removed with the launcher
 };
 
 }  // namespace vtasos::bench

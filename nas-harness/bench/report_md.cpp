@@ -63,6 +63,11 @@ std::string jstr(const json& j, const char* key, const std::string& fallback = "
 }  // namespace
 
 std::string results_tables_md(const Analysis& a) {
+    auto verdict_of = [&](const std::optional<Comparison>& c, const std::string& variant) {
+        if (variant != a.baseline && (a.emulated.count(variant) || a.emulated.count(a.baseline)))
+            return std::string("not compared (emulated: TCG)");
+        return verdict_cell(c, variant == a.baseline);
+    };
     std::string s;
     if (a.experiment == "scaling" || a.experiment == "overhead") {
         const char* what = a.experiment == "overhead" ? "tool" : "mode";
@@ -77,7 +82,7 @@ std::string results_tables_md(const Analysis& a) {
                 r.threads, r.variant, r.counts.ok, r.counts.attempted, with_ci(r.time, 3),
                 r.time.n > 1 ? num(r.time.cv * 100, 1) + " %" : "–", with_ci(r.mops, 1),
                 r.variant == a.baseline ? (r.time.n ? "1" : "–") : ratio_cell(r.vs_baseline),
-                verdict_cell(r.vs_baseline, r.variant == a.baseline));
+                verdict_of(r.vs_baseline, r.variant));
         }
     } else if (a.experiment == "pairs") {
         s += fmt::format(
@@ -90,7 +95,7 @@ std::string results_tables_md(const Analysis& a) {
                 "| {} | {} | {} | {}/{} | {} | {} | {} |\n", r.group, r.benchmark, r.variant,
                 r.counts.ok, r.counts.attempted, with_ci(r.time, 3),
                 r.variant == a.baseline ? (r.time.n ? "1" : "–") : ratio_cell(r.vs_baseline),
-                verdict_cell(r.vs_baseline, r.variant == a.baseline));
+                verdict_of(r.vs_baseline, r.variant));
     } else if (a.experiment == "corun") {
         s += fmt::format(
             "| apps | policy | reps | makespan s, median [95% CI] | per-app wall s (median) | "
@@ -104,7 +109,7 @@ std::string results_tables_md(const Analysis& a) {
                 "| {} | {} | {} | {} | {} | {} | {} |\n", r.group, r.variant, r.reps,
                 with_ci(r.makespan, 3), apps.empty() ? "–" : join(apps, ", "),
                 r.variant == a.baseline ? (r.makespan.n ? "1" : "–") : ratio_cell(r.vs_baseline),
-                verdict_cell(r.vs_baseline, r.variant == a.baseline));
+                verdict_of(r.vs_baseline, r.variant));
         }
     } else if (a.experiment == "noise") {
         s += "| mode | threads | reps | samples/thread | quantum µs | detour min µs | median µs | "
@@ -166,7 +171,11 @@ std::string report_md(const ResultsDoc& doc, const Analysis& a,
     for (const auto& v : doc.variants)
         s += fmt::format(
             "| {} | {} | {} |\n", v.name,
-            v.available ? (v.name == doc.baseline ? "ran (baseline)" : "ran") : "**skipped**",
+            v.available ? (v.name == doc.baseline ? "ran (baseline)"
+                           : v.emulated            ? "ran, **emulated** (" + v.accel +
+                                                         "): not compared with the baseline"
+                                                   : std::string("ran"))
+                        : "**skipped**",
             md_escape(v.available ? v.detail : v.reason));
 
     s += "\n## Results\n\n";

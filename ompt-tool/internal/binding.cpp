@@ -17,6 +17,8 @@ Status Binder::set_placement(const Placement& p, MemPolicy memory) {
         return Error(Errc::kInvalidArgument, "placement: no cpus to bind threads to");
     std::vector<cpu_set_t> sets;
     std::vector<std::vector<int>> pus;
+    cpu_set_t all;
+    CPU_ZERO(&all);
     for (size_t i = 0; i < p.cpus.size(); ++i) {
         const auto& c = p.cpus[i];
         if (c.pus.empty())
@@ -29,6 +31,7 @@ Status Binder::set_placement(const Placement& p, MemPolicy memory) {
                     Errc::kInvalidArgument,
                     fmt::format("placement.cpus[{}]: PU {} outside 0..{}", i, pu, CPU_SETSIZE - 1));
             CPU_SET(pu, &set);
+            CPU_SET(pu, &all);
         }
         sets.push_back(set);
         pus.push_back(c.pus);
@@ -37,6 +40,7 @@ Status Binder::set_placement(const Placement& p, MemPolicy memory) {
     for (int n : p.mem_nodes)
         if (n >= 0 && n < 64) mask |= 1ul << n;
     sets_ = std::move(sets);
+    union_ = all;
     pus_ = std::move(pus);
     node_mask_ = mask;
     // Interleaving over one node is the default policy: only worth a syscall on more.
@@ -52,6 +56,12 @@ int Binder::bind_thread(unsigned seq) const noexcept {
         // Best effort: a kernel without NUMA support refuses, which is harmless.
         (void)syscall(SYS_set_mempolicy, kMpolInterleave, &node_mask_, 64ul);
     }
+    return 0;
+}
+
+int Binder::bind_union() const noexcept {
+    if (sets_.empty()) return 0;
+    if (sched_setaffinity(0, sizeof(cpu_set_t), &union_) != 0) return errno;
     return 0;
 }
 

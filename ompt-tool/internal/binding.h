@@ -30,9 +30,16 @@ public:
     // Also applies the memory policy (interleave over the placement's memory
     // nodes when the request asked for it). Async-signal-safe, no allocation.
     int bind_thread(unsigned seq) const noexcept;
+    // Pins the calling thread to the union of all the placement's PUs. The
+    // initial thread starts like this: libomp sizes its default team from the
+    // initial thread's affinity mask when it initialises the first parallel
+    // region, so pinning it to one PU first would silently shrink that team
+    // to 1. It moves to its own PU at its first implicit task.
+    int bind_union() const noexcept;
 
 private:
     std::vector<cpu_set_t> sets_;
+    cpu_set_t union_{};
     std::vector<std::vector<int>> pus_;
     unsigned long node_mask_ = 0;  // memory nodes for interleave (first 64 nodes)
     bool interleave_ = false;

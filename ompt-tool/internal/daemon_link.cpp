@@ -1,8 +1,10 @@
 #include "daemon_link.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <cstdio>
 #include <vector>
 
 #include "vtasos/client.h"
@@ -34,8 +36,13 @@ Errc errc_for(int rc) {
 
 Error DaemonLink::error_from(int rc, const char* what) const {
     const char* detail = vtasos_last_error(c_);
-    return Error(errc_for(rc), fmt::format("{}: {}{}{}", what, vtasos_strerror(rc),
-                                           detail && *detail ? ": " : "", detail ? detail : ""));
+    std::string d = detail ? detail : "";
+    // The daemon's refusals carry its error code name in the detail.
+    Errc code = errc_for(rc);
+    if (rc == VTASOS_E_REFUSED && d.find("already_exists") != std::string::npos)
+        code = Errc::kAlreadyExists;
+    return Error(code,
+                 fmt::format("{}: {}{}{}", what, vtasos_strerror(rc), d.empty() ? "" : ": ", d));
 }
 
 Result<std::unique_ptr<DaemonLink>> DaemonLink::open(const std::optional<std::string>& socket,
@@ -67,15 +74,33 @@ Result<std::unique_ptr<DaemonLink>> DaemonLink::open(const std::optional<std::st
 
 DaemonLink::~DaemonLink() { vtasos_close(c_); }
 
-Result<Advice> DaemonLink::advice() {
-    char buf[4096];
-    int rc = vtasos_advice(c_, tenant_.c_str(), buf, sizeof buf);
-    if (rc != VTASOS_OK) return error_from(rc, "advice");
-    auto j = nlohmann::json::parse(buf, nullptr, false);
-    if (j.is_discarded()) return Error(Errc::kProtocol, "advice: reply is not JSON");
-    auto a = Advice::from_json(j);
+Result<AdviceReply> DaemonLink::advice() {
+    // The raw call: the reply's placement and probe hint sit beside "advice".
+    // Allocated: a big tenant's placement (with its solver trace) has no bound.
+    std::string req = nlohmann::json{{"op", "advice"}, {"tenant", tenant_}}.dump();
+    char* raw = nullptr;
+    int rc = vtasos_call_alloc(c_, req.c_str(), &raw);
+    if (rc != VTASOS_OK) {
+        vtasos_free(raw);
+        return error_from(rc, "advice");
+    }
+    auto j = nlohmann::json::parse(raw ? raw : "", nullptr, false);
+    vtasos_free(raw);
+    if (j.is_discarded() || !j.is_object() || !j.contains("advice"))
+        return Error(Errc::kProtocol, "advice: reply is not JSON with an advice object");
+    auto a = Advice::from_json(j["advice"]);
     if (!a) return a.error().with_context("advice");
-    return a;
+    AdviceReply r;
+    r.advice = std::move(*a);
+    if (auto it = j.find("placement"); it != j.end()) {
+        auto p = Placement::from_json(*it);
+        if (p) r.placement = std::move(*p);
+    }
+    if (auto it = j.find("probe"); it != j.end() && it->is_object()) {
+        int ms = it->value("update_ms", 0);
+        if (ms >= 10 && ms <= 1000) r.update_ms = ms;
+    }
+    return r;
 }
 
 Status DaemonLink::update(const std::string& observations_json) {
@@ -90,6 +115,107 @@ Status DaemonLink::release() {
     int rc = vtasos_release(c_, tenant_.c_str());
     if (rc != VTASOS_OK) return error_from(rc, "release");
     return {};
+}
+
+// ---------------------------------------------------------------- DaemonSession
+
+DaemonSession::DaemonSession(std::unique_ptr<DaemonLink> link, Options opt,
+                             std::function<void(const Placement&)> on_placement)
+    : link_(std::move(link)), opt_(std::move(opt)), on_placement_(std::move(on_placement)) {
+    if (link_) last_placement_ = link_->placement();
+    last_attempt_ = std::chrono::steady_clock::now();
+}
+
+std::string DaemonSession::describe() const {
+    return "vtasosd at " + (opt_.socket ? *opt_.socket : std::string(vtasos_default_socket()));
+}
+
+void DaemonSession::drop(const Error& why) {
+    link_.reset();  // closes the socket
+    update_ms_ = 0;
+    last_attempt_ = std::chrono::steady_clock::now();
+    if (opt_.verbose > 0)
+        std::fprintf(stderr,
+                     "vtasos-ompt: %s: %s; advice stopped, monitoring only (reconnecting at most "
+                     "every %lld ms)\n",
+                     describe().c_str(), why.message().c_str(),
+                     static_cast<long long>(opt_.reconnect_every.count()));
+}
+
+void DaemonSession::placement_seen(const Placement& p) {
+    if (last_placement_ && last_placement_->cpus == p.cpus) return;
+    last_placement_ = p;
+    if (on_placement_) on_placement_(p);
+}
+
+Result<Advice> DaemonSession::advice() {
+    if (!link_) {
+        if (in_mpi_job_) return Error(Errc::kUnavailable, "placed as an MPI rank of a job tenant");
+        // An OpenMP region before MPI_Init registered this process alone; at
+        // MPI_Init the Open MPI hook joined it to its job, the daemon released
+        // the solo tenant, and the hook published the rank's share
+        // (VTASOS_MPI_SHARE, pmix-plugin/include/vtasos/mpi/share.h). Follow the
+        // share instead of registering again.
+        if (const char* share = getenv("VTASOS_MPI_SHARE"); share && *share) {
+            in_mpi_job_ = true;
+            auto j = nlohmann::json::parse(share, nullptr, /*allow_exceptions=*/false);
+            if (!j.is_discarded())
+                if (auto p = Placement::from_json(j); p && !p->cpus.empty()) placement_seen(*p);
+            if (opt_.verbose > 0)
+                std::fprintf(stderr, "vtasos-ompt: now an MPI rank of a job tenant; following "
+                                     "its share\n");
+            return Error(Errc::kUnavailable, "placed as an MPI rank of a job tenant");
+        }
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_attempt_ < opt_.reconnect_every)
+            return Error(Errc::kUnavailable, "not connected (waiting to reconnect)");
+        last_attempt_ = now;
+        auto l = DaemonLink::open(opt_.socket, opt_.tenant, opt_.request, opt_.timeout_ms);
+        if (!l && l.error().code() == Errc::kAlreadyExists) {
+            // A restarted daemon re-adopted this process's tenant from its
+            // state file: take it back on this connection (release + register).
+            vtasos_client* raw = nullptr;
+            std::string sock = opt_.socket ? *opt_.socket : std::string(vtasos_default_socket());
+            if (vtasos_connect(sock.c_str(), opt_.timeout_ms, &raw) == VTASOS_OK) {
+                (void)vtasos_release(raw, opt_.tenant.c_str());
+                vtasos_close(raw);
+            }
+            l = DaemonLink::open(opt_.socket, opt_.tenant, opt_.request, opt_.timeout_ms);
+        }
+        if (!l) return Error(Errc::kUnavailable, l.error().message());
+        link_ = std::move(l).value();
+        ++reconnects_;
+        if (opt_.verbose > 0)
+            std::fprintf(stderr, "vtasos-ompt: re-registered with %s as tenant %s: %s\n",
+                         describe().c_str(), opt_.tenant.c_str(),
+                         link_->placement().to_string().c_str());
+        placement_seen(link_->placement());
+    }
+    auto r = link_->advice();
+    if (!r) {
+        Error e = r.error();
+        drop(e);
+        return e;
+    }
+    update_ms_ = r->update_ms;
+    if (r->placement) placement_seen(*r->placement);
+    Advice a = r->advice;
+    if (a.suggested_threads == opt_.request.cpus) a.suggested_threads = 0;
+    return a;
+}
+
+Status DaemonSession::update(const std::string& observations_json) {
+    if (!link_) return Error(Errc::kUnavailable, "not connected");
+    auto s = link_->update(observations_json);
+    if (!s && s.error().code() != Errc::kInvalidArgument) drop(s.error());
+    return s;
+}
+
+Status DaemonSession::release() {
+    if (!link_) return {};
+    auto s = link_->release();
+    link_.reset();
+    return s;
 }
 
 }  // namespace vtasos::ompt

@@ -6,8 +6,17 @@
 // the daemon sees the connection close and cleans the tenant up. The
 // connection is not thread-safe; after registration only the feedback thread
 // uses it, and finalize uses it after joining that thread.
+//
+// DaemonSession wraps it for the feedback loop and survives the daemon going
+// away: the advice is withdrawn, and at most every `reconnect_every` (only at
+// advice-poll time, on the helper thread) it connects and registers again
+// under the same tenant id. A placement that differs from the last one (a
+// re-placement seen in an advice reply, or a new one after re-registering) is
+// handed to `on_placement`, which makes the OpenMP threads re-bind.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,13 +30,20 @@ struct vtasos_client;
 
 namespace vtasos::ompt {
 
+// An advice reply: the advice plus what the daemon adds around it.
+struct AdviceReply {
+    Advice advice;
+    std::optional<Placement> placement;  // the tenant's current placement
+    int update_ms = 0;                   // > 0: a probe asks for observations this often
+};
+
 class DaemonLink {
 public:
     // Connects (connect_timeout_ms bounds the connection and every later call)
-    // and registers `tenant` for this process with `request`, naming `profile`
-    // when one was chosen. Errors: kUnavailable (no daemon: the normal
-    // monitor-only case), kTimeout, kInvalidArgument / kInfeasible / ... (the
-    // daemon refused; the message is the daemon's), kProtocol.
+    // and registers `tenant` for this process with `request`. Errors:
+    // kUnavailable (no daemon: the normal monitor-only case), kTimeout,
+    // kAlreadyExists (the tenant id is taken), kInvalidArgument / kInfeasible /
+    // ... (the daemon refused; the message is the daemon's), kProtocol.
     static Result<std::unique_ptr<DaemonLink>> open(const std::optional<std::string>& socket,
                                                     const std::string& tenant,
                                                     const Request& request, int timeout_ms);
@@ -36,7 +52,7 @@ public:
     const Placement& placement() const { return placement_; }
     const std::string& tenant() const { return tenant_; }
     const std::string& socket() const { return socket_; }
-    Result<Advice> advice();
+    Result<AdviceReply> advice();
     Status update(const std::string& observations_json);
     Status release();
 
@@ -50,24 +66,46 @@ private:
     bool released_ = false;
 };
 
-// AdviceSource over a DaemonLink (not owned). The daemon suggests the
-// registered CPU count when the node is not oversubscribed; that means "no
-// change", so it is passed on as 0 (the application's own team size stays).
-class DaemonAdviceSource : public AdviceSource {
+class DaemonSession : public AdviceSource {
 public:
-    DaemonAdviceSource(DaemonLink* link, int registered_cpus)
-        : link_(link), cpus_(registered_cpus) {}
-    Result<Advice> advice() override {
-        auto a = link_->advice();
-        if (a && a->suggested_threads == cpus_) a->suggested_threads = 0;
-        return a;
-    }
-    Status update(const std::string& j) override { return link_->update(j); }
-    std::string describe() const override { return "vtasosd at " + link_->socket(); }
+    struct Options {
+        std::optional<std::string> socket;
+        std::string tenant;
+        Request request;
+        int timeout_ms = 500;  // connect + each call
+        std::chrono::milliseconds reconnect_every{1000};
+        int verbose = 0;
+    };
+    // `link` is the registered connection (may be null: start disconnected).
+    // `on_placement` runs on the helper thread.
+    DaemonSession(std::unique_ptr<DaemonLink> link, Options opt,
+                  std::function<void(const Placement&)> on_placement);
+
+    // The daemon suggests the registered CPU count when the node is not
+    // oversubscribed; that means "no change" and is passed on as 0.
+    Result<Advice> advice() override;
+    Status update(const std::string& observations_json) override;
+    bool recoverable() const override { return true; }
+    int update_period_ms() const override { return update_ms_; }
+    std::string describe() const override;
+
+    bool connected() const { return link_ != nullptr; }
+    uint64_t reconnects() const { return reconnects_; }
+    // Finalize, after the helper thread is joined.
+    Status release();
 
 private:
-    DaemonLink* link_;
-    int cpus_;
+    void drop(const Error& why);
+    void placement_seen(const Placement& p);
+
+    std::unique_ptr<DaemonLink> link_;
+    Options opt_;
+    std::function<void(const Placement&)> on_placement_;
+    std::optional<Placement> last_placement_;
+    std::chrono::steady_clock::time_point last_attempt_{};
+    int update_ms_ = 0;
+    uint64_t reconnects_ = 0;
+    bool in_mpi_job_ = false;  // absorbed into an MPI job tenant: never register again
 };
 
 }  // namespace vtasos::ompt

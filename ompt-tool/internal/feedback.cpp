@@ -17,7 +17,15 @@ Result<Advice> FileAdviceSource::advice() {
     std::stringstream ss;
     ss << in.rdbuf();
     auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-    if (j.is_discarded()) return last_;  // being rewritten: keep the last good advice
+    if (j.is_discarded() || !j.is_object()) return last_;  // being rewritten: keep the last
+    if (auto it = j.find("placement"); it != j.end()) {
+        auto p = Placement::from_json(*it);
+        if (p && (!placement_ || placement_->cpus != p->cpus)) {
+            placement_ = *p;
+            if (on_placement_) on_placement_(*p);
+        }
+        j.erase("placement");
+    }
     auto a = Advice::from_json(j);
     if (!a) return last_;
     last_ = *a;
@@ -78,6 +86,10 @@ void FeedbackLoop::publish(const Advice& a) {
 void FeedbackLoop::poll_once() {
     polls_.fetch_add(1, std::memory_order_relaxed);
     auto a = source_->advice();
+    if (!a && source_->recoverable()) {
+        if (suggested_.exchange(0) != 0) changed_ns_.store(monotonic_ns());
+        return;
+    }
     if (!a) {
         failed_.store(true);
         if (suggested_.exchange(0) != 0) changed_ns_.store(monotonic_ns());
@@ -88,7 +100,9 @@ void FeedbackLoop::poll_once() {
     }
     publish(*a);
     auto now = std::chrono::steady_clock::now();
-    if (observations_ && now - last_update_ >= opt_.update_every) {
+    int fast_ms = source_->update_period_ms();
+    auto every = fast_ms > 0 ? std::chrono::milliseconds(fast_ms) : opt_.update_every;
+    if (observations_ && now - last_update_ >= every) {
         last_update_ = now;
         auto st = source_->update(observations_());
         if (!st && opt_.verbose > 1)

@@ -5,10 +5,12 @@
 // threads never wait on a socket; the thread about to fork an outermost
 // region reads the published team size at parallel-begin (one relaxed load)
 // and applies it with omp_set_num_threads (tool.cpp, apply_advice). Every
-// `update_every` the helper also sends the learned observations. After a
-// failure (daemon gone) the advice is withdrawn (suggested_threads() returns
-// 0, so the application's own team size comes back) and the loop stops: the
-// tool keeps learning, monitor-only.
+// `update_every` (or as often as the source asks, while the daemon probes the
+// tenant) the helper also sends the learned observations. After a failure
+// (daemon gone) the advice is withdrawn (suggested_threads() returns 0, so the
+// application's own team size comes back); a recoverable source (the daemon
+// session, which reconnects on its own schedule) keeps being polled, any other
+// stops the loop: the tool keeps learning, monitor-only.
 #pragma once
 
 #include <atomic>
@@ -17,10 +19,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "vtasos/core/advice.h"
+#include "vtasos/core/placement.h"
 #include "vtasos/core/result.h"
 
 namespace vtasos::ompt {
@@ -32,19 +36,30 @@ public:
     // Sends observations (a Profile JSON object). Default: nothing to send to.
     virtual Status update(const std::string& observations_json) { return {}; }
     virtual std::string describe() const = 0;
+    // True: a failed advice() is temporary (the source reconnects itself).
+    virtual bool recoverable() const { return false; }
+    // > 0: send observations this often instead of Options::update_every.
+    virtual int update_period_ms() const { return 0; }
 };
 
 // Advice read from a JSON file on every poll (VTASOS_OMPT_FAKE_ADVICE, a
 // debug seam like Open MPI's fakefile params). A missing file means "no
-// advice"; a file that does not parse keeps the previous advice.
+// advice"; a file that does not parse keeps the previous advice. The file is
+// an Advice object, optionally with a "placement" (a Placement object) that
+// stands for a re-placement by the daemon: a changed one goes to
+// `on_placement`, as DaemonSession does with the daemon's.
 class FileAdviceSource : public AdviceSource {
 public:
-    explicit FileAdviceSource(std::string path) : path_(std::move(path)) {}
+    explicit FileAdviceSource(std::string path,
+                              std::function<void(const Placement&)> on_placement = nullptr)
+        : path_(std::move(path)), on_placement_(std::move(on_placement)) {}
     Result<Advice> advice() override;
     std::string describe() const override { return "advice file " + path_; }
 
 private:
     std::string path_;
+    std::function<void(const Placement&)> on_placement_;
+    std::optional<Placement> placement_;
     Advice last_;
 };
 

@@ -168,7 +168,7 @@ inline constexpr uint64_t kExplicitTaskTag = 0x5654415355ull;  // "VTASU"
 inline constexpr unsigned kMaxNesting = 16;    // implicit-task levels tracked per thread
 inline constexpr unsigned kMaxWaitDepth = 8;   // waits inside waits (taskwait in a barrier)
 inline constexpr uint32_t kExactWaits = 1024;  // waits each thread always times
-inline constexpr uint32_t kWaitSampling = 8;   // then 1 in this many (a power of two)
+inline constexpr uint32_t kWaitSampling = 32;  // then 1 in this many (a power of two)
 inline constexpr uint64_t kUntimed = ~0ull;    // wait_begin of a wait not sampled
 
 struct alignas(128) ThreadSlot {
@@ -213,7 +213,9 @@ struct alignas(128) ThreadSlot {
     int applied_threads = 0;
     int saved_threads = 0;
     int papi_eventset = -1;
-    unsigned seq = 0;  // order of thread-begin: 0 is the first thread
+    unsigned seq = 0;       // order of thread-begin: 0 is the first thread
+    unsigned bind_seq = 0;  // this thread's index for binding (tool.cpp)
+    unsigned bind_gen = 0;  // placement generation the thread is bound to (tool.cpp)
 };
 
 struct ThreadTotals {
@@ -324,17 +326,40 @@ public:
             ++s->wait_depth;
             return;
         }
+        wait_end(s);
+    }
+    // The end of the innermost open wait (its kind was kept at its begin).
+    [[gnu::always_inline]] void wait_end(ThreadSlot* s) noexcept {
         if (s->wait_depth == 0) return;
         unsigned d = --s->wait_depth;
         if (d >= kMaxWaitDepth) return;  // deeper than tracked
         uint64_t begin = s->wait_begin[d];
         if (begin == 0 || begin == kUntimed) return;  // paused, or not sampled
-        SyncKind k = map_sync_kind(kind);
+        SyncKind k = s->wait_kind[d];
         uint64_t end = ticks();
         if (k == kSyncBarrierImplicit) end = clamp_to_region_end(s, begin, end);
         uint64_t w = (end - begin) * s->wait_scale[d];
         s->sync_wait_ticks[k].add(w);
         if (s->depth > 0) s->region_wait_ticks.add(w);
+    }
+    // sync_region + sync_wait in one callback: libomp (14) reports a wait for
+    // every sync region (barriers, taskwait, taskgroup), so counting at the
+    // wait's begin gives the sync_region counts, and the tool registers
+    // sync_region_wait alone: one callback pair per barrier instead of two
+    // (README.md "Overhead").
+    [[gnu::always_inline]] void sync_wait_counted(ThreadSlot* s, ompt_sync_region_t kind,
+                                                  ompt_scope_endpoint_t endpoint) noexcept {
+        if (endpoint != ompt_scope_begin) return wait_end(s);
+        SyncKind k = map_sync_kind(kind);
+        s->sync_events[k].add(1);
+        if (k == kSyncTaskwait || k == kSyncTaskgroup || s->index == 0) s->sync_instances[k].add(1);
+        unsigned d = s->wait_depth++;
+        if (d < kMaxWaitDepth) {
+            uint32_t scale = wait_scale(s);
+            s->wait_begin[d] = scale ? ticks() : kUntimed;
+            s->wait_scale[d] = scale;
+            s->wait_kind[d] = k;
+        }
     }
     void mutex_acquire(ThreadSlot* s) noexcept { s->mutex_begin = ticks(); }
     void mutex_acquired(ThreadSlot* s, ompt_mutex_t kind) noexcept {

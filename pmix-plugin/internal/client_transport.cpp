@@ -3,28 +3,12 @@
 #include <fmt/format.h>
 
 #include "vtasos/client.h"
+#include "vtasos/client.hpp"
 
 namespace vtasos::mpi {
-namespace {
 
-Errc errc_of(int rc) {
-    switch (rc) {
-        case VTASOS_E_UNAVAILABLE:
-            return Errc::kUnavailable;
-        case VTASOS_E_TIMEOUT:
-            return Errc::kTimeout;
-        case VTASOS_E_PROTOCOL:
-            return Errc::kProtocol;
-        case VTASOS_E_INVAL:
-            return Errc::kInvalidArgument;
-        case VTASOS_E_NOMEM:
-            return Errc::kBusy;
-        default:
-            return Errc::kInternal;
-    }
-}
-
-}  // namespace
+// Result codes map to Errc as in the C++ client (vtasos::client_errc); the
+// Transport keeps refusals as reply objects, which the join logic reads.
 
 std::string default_socket() {
     const char* s = vtasos_default_socket();
@@ -35,7 +19,7 @@ Result<std::unique_ptr<Transport>> ClientTransport::connect(const std::string& s
                                                             int timeout_ms) {
     vtasos_client* c = nullptr;
     int rc = vtasos_connect(socket.empty() ? nullptr : socket.c_str(), timeout_ms, &c);
-    if (rc != VTASOS_OK) return Error(errc_of(rc), vtasos_last_error(nullptr));
+    if (rc != VTASOS_OK) return Error(client_errc(rc), vtasos_last_error(nullptr));
     return std::unique_ptr<Transport>(new ClientTransport(c));
 }
 
@@ -47,8 +31,9 @@ Result<nlohmann::json> ClientTransport::call(const nlohmann::json& request) {
     if (rc != VTASOS_OK && rc != VTASOS_E_REFUSED) {
         std::string msg = vtasos_last_error(c_);
         vtasos_free(reply);
-        return Error(errc_of(rc), fmt::format("{}: {}", request.value("op", std::string("call")),
-                                              msg.empty() ? vtasos_strerror(rc) : msg));
+        return Error(client_errc(rc),
+                     fmt::format("{}: {}", request.value("op", std::string("call")),
+                                 msg.empty() ? vtasos_strerror(rc) : msg));
     }
     if (!reply) return Error(Errc::kProtocol, "empty reply");
     auto j = nlohmann::json::parse(reply, nullptr, false);

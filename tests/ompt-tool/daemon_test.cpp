@@ -43,6 +43,10 @@ protected:
         dir_ = test::temp_dir("daemon");
         socket_ = dir_ + "/vtasosd.sock";
         std::filesystem::create_directories(dir_ + "/cgroup");
+        start_daemon();
+    }
+    // (Re)starts vtasosd on the same socket and state file.
+    void start_daemon() {
         std::vector<std::string> args = {VTASOSD,
                                          "--socket",
                                          socket_,
@@ -63,7 +67,7 @@ protected:
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 2, (dir_ + "/vtasosd.log").c_str(),
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                                         O_WRONLY | O_CREAT | O_APPEND, 0644);
         int rc = posix_spawn(&daemon_, av[0], &fa, nullptr, av.data(), environ);
         posix_spawn_file_actions_destroy(&fa);
         ASSERT_EQ(rc, 0) << "cannot start vtasosd";
@@ -100,6 +104,28 @@ protected:
     std::string dir_, socket_;
     pid_t daemon_ = -1;
 };
+
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+// One request to the daemon on a fresh connection; the reply, or null.
+nlohmann::json call(const std::string& socket, const nlohmann::json& req) {
+    vtasos_client* c = nullptr;
+    if (vtasos_connect(socket.c_str(), 2000, &c) != VTASOS_OK) return nullptr;
+    std::vector<char> buf(1 << 20);
+    int rc = vtasos_call(c, req.dump().c_str(), buf.data(), buf.size());
+    vtasos_close(c);
+    if (rc != VTASOS_OK && rc != VTASOS_E_REFUSED) return nullptr;
+    return nlohmann::json::parse(buf.data(), nullptr, false);
+}
+
+// The tenant (and its status entry) whose id starts with `prefix`, or null.
+nlohmann::json find_tenant(const std::string& socket, const std::string& prefix) {
+    auto st = call(socket, {{"op", "status"}});
+    if (st.is_null() || !st.contains("tenants")) return nullptr;
+    for (const auto& t : st["tenants"])
+        if (t["tenant"].get<std::string>().rfind(prefix, 0) == 0) return t;
+    return nullptr;
+}
+#endif
 
 struct Change {
     int region;
@@ -140,12 +166,33 @@ TEST_F(OmptDaemon, ThreadsEndOnTheirPlacedCpus) {
     EXPECT_EQ(got, want) << r.out << lines[0];
 }
 
+// Without OMP_NUM_THREADS libomp sizes its default team from the initial
+// thread's affinity mask: binding must not shrink that team to one thread.
+TEST_F(OmptDaemon, DefaultTeamFillsThePlacement) {
+    int pus = static_cast<int>(current_affinity().size());
+    if (pus < 2) GTEST_SKIP() << "needs 2 PUs";
+    auto r = test::run({AFFINITY_PROG, "5"}, env({"VTASOS_VERBOSE=1"}));
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    auto lines = test::tool_lines(r.err);
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    ASSERT_NE(lines[0].find("threads bound to"), std::string::npos) << lines[0];
+    std::set<std::string> got;
+    std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
+    int threads = 0;
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), aff_re), end; it != end; ++it) {
+        ++threads;
+        got.insert((*it)[2]);
+    }
+    EXPECT_EQ(threads, pus) << r.out << lines[0];
+    EXPECT_EQ(static_cast<int>(got.size()), pus) << "threads share PUs: " << r.out;
+}
+
 // A rank placed by the Open MPI hook: the tool binds to the published share
 // and does not register the process a second time.
 TEST_F(OmptDaemon, MpiRankShareIsUsedWithoutSecondRegistration) {
     int pu = current_affinity().back();
-    std::string share = R"({"tenant":"mpi-test-n0","cpus":[{"cpu":0,"pus":[)" +
-                        std::to_string(pu) + R"(]}],"mem_nodes":[]})";
+    std::string share = R"({"tenant":"mpi-test-n0","cpus":[{"cpu":0,"pus":[)" + std::to_string(pu) +
+                        R"(]}],"mem_nodes":[]})";
     auto r = test::run({AFFINITY_PROG, "5"},
                        env({"OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1", "VTASOS_MPI_SHARE=" + share}));
     ASSERT_EQ(r.status, 0) << r.out << r.err;
@@ -179,12 +226,12 @@ TEST_F(OmptDaemon, BindingCanBeSwitchedOff) {
 struct Hog {
     vtasos_client* c = nullptr;
     pid_t pid = -1;
-    Hog(const std::string& socket, int cpus) {
+    Hog(const std::string& socket, int cpus, const std::string& coexist = "pu") {
         char* argv[] = {const_cast<char*>("/bin/sleep"), const_cast<char*>("120"), nullptr};
         if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv, environ) != 0) return;
         if (vtasos_connect(socket.c_str(), 2000, &c) != VTASOS_OK) return;
-        std::string req =
-            R"({"tenant": "hog", "cpus": )" + std::to_string(cpus) + R"(, "coexist": "pu"})";
+        std::string req = R"({"tenant": "hog", "cpus": )" + std::to_string(cpus) +
+                          R"(, "coexist": ")" + coexist + R"("})";
         char placement[65536];
         int p = static_cast<int>(pid);
         if (vtasos_register(c, "hog", req.c_str(), nullptr, &p, 1, 0, placement,
@@ -258,13 +305,151 @@ TEST_F(OmptDaemon, DaemonKilledMidRunDoesNotHurtTheProgram) {
                               "VTASOS_PROFILE_OUT=" + dir_ + "/p.json"}),
                          120);
     });
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    // Kill only once the tool has registered (a loaded machine may start the
+    // program later than any fixed sleep).
+    for (int i = 0; i < 200; ++i) {
+        auto st = call(socket_, {{"op", "status"}});
+        if (!st.is_null() && st.contains("tenants") && !st["tenants"].empty()) break;
+        usleep(25000);
+    }
+#else
     usleep(250000);
+#endif
     kill_daemon();
     auto r = fut.get();
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("advice before=2"), std::string::npos) << r.out;
     EXPECT_NE(r.err.find("advice stopped, monitoring only"), std::string::npos) << r.err;
     EXPECT_TRUE(test::read_profile(dir_ + "/p.json"));
+}
+
+TEST_F(OmptDaemon, DaemonRestartedToolReRegisters) {
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    // ~3 s of 1 ms regions; the daemon dies at 0.4 s and is back at 1 s with
+    // the same state file (it re-adopts the process's tenant, which the tool
+    // then takes back on its new connection).
+    auto fut = std::async(std::launch::async, [&] {
+        return test::run({ADVICE_PROG, "-", "3000", "0", "3000", "1", "1000"},
+                         env({"OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1"}), 120);
+    });
+    usleep(400000);
+    ASSERT_FALSE(find_tenant(socket_, "advice_prog").is_null()) << "not registered";
+    kill_daemon();
+    usleep(600000);
+    start_daemon();
+    nlohmann::json t;
+    for (int i = 0; i < 300; ++i, usleep(10000)) {
+        t = find_tenant(socket_, "advice_prog");
+        if (!t.is_null() && t["connected"] == true) break;
+    }
+    auto r = fut.get();
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("advice before=2"), std::string::npos) << r.out;
+    ASSERT_FALSE(t.is_null()) << "tenant not back after the restart:\n" << r.err;
+    EXPECT_EQ(t["connected"], true) << t.dump();
+    EXPECT_NE(r.err.find("advice stopped, monitoring only"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("re-registered with"), std::string::npos) << r.err;
+#else
+    GTEST_SKIP() << "no client library";
+#endif
+}
+
+// The daemon re-places a tenant (its bandwidth class changed); the tool sees
+// the new placement in its next advice reply and the threads re-bind.
+TEST_F(OmptDaemon, RePlacementIsFollowedByTheThreads) {
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    if (current_affinity().size() < 2) GTEST_SKIP() << "needs 2 PUs";
+    // A neighbour holds one core, so the program lands on another one.
+    auto hog = std::make_unique<Hog>(socket_, 1, "socket");
+    ASSERT_TRUE(hog->c);
+    auto fut = std::async(std::launch::async, [&] {
+        return test::run({AFFINITY_PROG, "150", "20000"},
+                         env({"OMP_NUM_THREADS=1", "VTASOS_VERBOSE=1"}), 120);
+    });
+    nlohmann::json t;
+    for (int i = 0; i < 200 && t.is_null(); ++i, usleep(10000))
+        t = find_tenant(socket_, "affinity_prog");
+    ASSERT_FALSE(t.is_null());
+    auto before = t["placement"]["cpus"][0]["pus"];
+    usleep(300000);
+    hog.reset();  // its core is free now
+    auto up = call(
+        socket_,
+        {{"op", "update"}, {"tenant", t["tenant"]}, {"observations", {{"bandwidth", "high"}}}});
+    ASSERT_EQ(up["ok"], true) << up.dump();
+    ASSERT_EQ(up["replaced"], true) << up.dump();
+    auto after = up["placement"]["cpus"][0]["pus"];
+    ASSERT_NE(before, after);
+    auto r = fut.get();
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    std::string want = "affinity thread=0 cpus=" + std::to_string(after[0].get<int>()) + "\n";
+    EXPECT_NE(r.out.find(want), std::string::npos) << r.out << r.err;
+    EXPECT_NE(r.err.find("placement changed"), std::string::npos) << r.err;
+#else
+    GTEST_SKIP() << "no client library";
+#endif
+}
+
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+// Runs `mode` of probe_prog as a 1-thread tenant and probes it; the report.
+nlohmann::json probe_program(const std::string& socket, const std::vector<std::string>& env,
+                             const std::string& mode) {
+    auto fut = std::async(std::launch::async, [&] {
+        return test::run({PROBE_PROG, mode, "12"}, env, 60);
+    });
+    nlohmann::json t;
+    for (int i = 0; i < 300 && t.is_null(); ++i, usleep(10000))
+        t = find_tenant(socket, "probe_prog");
+    nlohmann::json report;
+    if (!t.is_null()) {
+        usleep(500000);
+        auto r = call(socket, {{"op", "probe"}, {"tenant", t["tenant"]}, {"duration_ms", 8000}});
+        if (r["ok"] == true) {
+            report = r["probe"];
+            // Bounded by time; a reply lost to a loaded machine is asked again.
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+            while (report["state"] == "running" && std::chrono::steady_clock::now() < deadline) {
+                usleep(100000);
+                auto q =
+                    call(socket, {{"op", "probe"}, {"tenant", t["tenant"]}, {"action", "result"}});
+                if (q.is_null()) continue;
+                if (q["ok"] != true) {
+                    report = q;  // the error (e.g. the tenant ended first)
+                    break;
+                }
+                report = q["probe"];
+            }
+        } else {
+            report = r;
+        }
+    }
+    auto res = fut.get();
+    EXPECT_EQ(res.status, 0) << res.out << res.err;
+    EXPECT_NE(res.out.find("probe_prog mode=" + mode), std::string::npos) << res.out;
+    return report;
+}
+#endif
+
+// One thread streaming through more than the LLC and one computing in
+// registers, each on one PU with the daemon's probe on the other.
+TEST_F(OmptDaemon, ProbeClassifiesStreamingHighAndComputeLow) {
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    if (current_affinity().size() < 2) GTEST_SKIP() << "needs 2 PUs";
+    auto e = env({"OMP_NUM_THREADS=1"});
+    auto stream = probe_program(socket_, e, "stream");
+    auto compute = probe_program(socket_, e, "compute");
+    std::printf("probe stream: %s\nprobe compute: %s\n", stream.dump().c_str(),
+                compute.dump().c_str());
+    ASSERT_EQ(stream["state"], "done") << stream.dump();
+    ASSERT_EQ(compute["state"], "done") << compute.dump();
+    EXPECT_EQ(stream["bandwidth"], "high") << stream.dump();
+    EXPECT_EQ(compute["bandwidth"], "low") << compute.dump();
+    // The class went into the tenant's profile (reported by the daemon's update).
+    EXPECT_TRUE(stream.contains("update_reason")) << stream.dump();
+#else
+    GTEST_SKIP() << "no client library";
+#endif
 }
 
 }  // namespace

@@ -119,6 +119,28 @@ TEST(OmptLearner, TaskwaitAndTaskgroupCountEveryEvent) {
     EXPECT_EQ(task.value, kExplicitTaskTag);
 }
 
+// The tool's path: sync regions counted from their waits alone.
+TEST(OmptLearner, CountedWaitsGiveTheSyncRegionCounts) {
+    Learner l(4);
+    auto s = claim(l, 2);
+    l.parallel_begin(s[0], 2);
+    l.implicit_task(s[0], ompt_scope_begin, 2, 0, kImplicit);
+    l.implicit_task(s[1], ompt_scope_begin, 2, 1, kImplicit);
+    for (int i = 0; i < 3; ++i)
+        for (auto* x : s) {
+            l.sync_wait_counted(x, ompt_sync_region_barrier_explicit, ompt_scope_begin);
+            l.sync_wait_counted(x, ompt_sync_region_barrier_explicit, ompt_scope_end);
+        }
+    l.sync_wait_counted(s[1], ompt_sync_region_taskwait, ompt_scope_begin);
+    l.sync_wait_counted(s[1], ompt_sync_region_taskwait, ompt_scope_end);
+    Totals t = l.reduce();
+    EXPECT_EQ(t.sync_events[kSyncBarrierExplicit], 6u);
+    EXPECT_EQ(t.sync_instances[kSyncBarrierExplicit], 3u);  // one per team
+    EXPECT_EQ(t.sync_instances[kSyncTaskwait], 1u);
+    EXPECT_EQ(s[0]->wait_depth, 0u);
+    EXPECT_EQ(s[1]->wait_depth, 0u);
+}
+
 TEST(OmptLearner, WaitTimeIsMeasured) {
     TickClock clock;
     Learner l(4);

@@ -5,6 +5,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <regex>
+
+#include "internal/binding.h"
 
 #include "test_util.h"
 
@@ -229,6 +235,47 @@ TEST_F(OmptPrograms, AdviceToHalveIsFollowedInTheNextRegions) {
     react_ms = std::strtod(r.out.c_str() + pos + 9, nullptr);
     EXPECT_GE(react_ms, 0);
     EXPECT_LT(react_ms, 500) << r.out;
+}
+
+// A re-placement (here from the advice file seam, which carries a placement
+// the way the daemon's advice reply does): each thread re-binds itself at its
+// next implicit task. No daemon and no driver touch affinity here, so what the
+// threads end on is the tool's doing alone.
+TEST_F(OmptPrograms, RePlacementMakesThreadsRebindAtTheirNextRegion) {
+    auto pus = current_affinity();
+    if (pus.size() < 2) GTEST_SKIP() << "needs 2 PUs";
+    int a = pus[0], b = pus[1];
+    std::string advice = dir_ + "/advice.json";
+    auto write = [&](int first, int second) {
+        std::string tmp = advice + ".tmp";
+        std::ofstream(tmp) << R"({"node_load": 0.5, "suggested_threads": 0, "placement": )"
+                           << R"({"tenant": "t", "mem_nodes": [], "cpus": [{"cpu": 0, "pus": [)"
+                           << first << R"(]}, {"cpu": 1, "pus": [)" << second << "]}]}}";
+        std::filesystem::rename(tmp, advice);
+    };
+    write(a, b);
+    // 150 regions, 20 ms apart: ~3 s; the placement swaps after ~1 s.
+    auto fut = std::async(std::launch::async, [&] {
+        return run({AFFINITY_PROG, "150", "20000"},
+                   {kToolEnv, kNoDaemon, "OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1",
+                    "VTASOS_OMPT_FAKE_ADVICE=" + advice});
+    });
+    usleep(1000000);
+    write(b, a);
+    auto r = fut.get();
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    std::map<int, std::string> got;
+    std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), aff_re), end; it != end; ++it)
+        got[std::stoi((*it)[1])] = (*it)[2];
+    ASSERT_EQ(got.size(), 2u) << r.out;
+    // Thread 0 (the initial thread, first to begin) follows placement cpu 0.
+    EXPECT_EQ(got[0], std::to_string(b)) << r.out << r.err;
+    EXPECT_EQ(got[1], std::to_string(a)) << r.out << r.err;
+    size_t changes = 0;
+    for (const auto& l : test::tool_lines(r.err))
+        if (l.find("placement changed") != std::string::npos) ++changes;
+    EXPECT_EQ(changes, 2u) << r.err;
 }
 
 TEST_F(OmptPrograms, WithoutTheToolAdviceHasNoEffect) {

@@ -2,11 +2,13 @@
 // driven through Service::handle_line with a fake driver on a synthetic
 // 8-PU topology. Forked sleepers stand in for the ranks.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -149,7 +151,8 @@ protected:
 TEST_F(DaemonJob, HelloOffersJobTenants) {
     auto s = make();
     auto h = call(*s, {{"op", "hello"}});
-    EXPECT_EQ(h["features"], json::array({"job"}));
+    const json& f = h["features"];
+    EXPECT_NE(std::find(f.begin(), f.end(), json("job")), f.end()) << f.dump();
 }
 
 TEST_F(DaemonJob, RanksWaitForEachOtherThenGetDisjointShares) {
@@ -238,7 +241,12 @@ TEST_F(DaemonJob, ADeadRankGivesItsShareBackAndTheLastEndsTheTenant) {
     EXPECT_EQ(pus_of(t["placement"]), pus_of(r0["share"]));
     EXPECT_EQ(t["request"]["cpus"], 2);
     EXPECT_EQ(t["job"]["ranks"].size(), 1u);
-    EXPECT_EQ(log_->count("apply:"), 1);  // the job is not re-applied
+    // the job's confinement shrinks to the remaining share, with the remaining pid
+    ASSERT_EQ(log_->count("apply:"), 2);
+    const auto kept = pus_of(r0["share"]);
+    EXPECT_EQ(log_->calls.back(),
+              "apply:mpi-3-n0:" + format_cpulist(std::vector<int>(kept.begin(), kept.end())) + ":" +
+                  std::to_string(a.pid));
     // the freed PUs can be placed again
     Sleeper c;
     auto other =
@@ -250,6 +258,128 @@ TEST_F(DaemonJob, ADeadRankGivesItsShareBackAndTheLastEndsTheTenant) {
     EXPECT_EQ(l["released"], "mpi-3-n0");
     EXPECT_TRUE(tenant(*s, "mpi-3-n0").is_null());
     EXPECT_EQ(log_->count("release:mpi-3-n0"), 1);
+}
+
+// The OMPT tool registered the rank alone (an OpenMP region before MPI_Init):
+// joining the job releases that solo tenant and the pid is placed with the job.
+TEST_F(DaemonJob, ARanksSoloTenantIsAbsorbedWhenItJoins) {
+    auto s = make();
+    Sleeper a, b;
+    for (const Sleeper* x : {&a, &b}) {
+        auto r = call(*s, {{"op", "register"},
+                           {"tenant", "hybrid-" + std::to_string(x->pid)},
+                           {"pids", {x->pid}},
+                           {"cpus", 2}});
+        ASSERT_TRUE(r["ok"]) << err(r);
+    }
+    // an invalid join changes nothing
+    auto bad = join("mpi-20-n0", a.pid, 0, 2);
+    bad["job"]["colour"] = "red";
+    EXPECT_FALSE(call(*s, bad)["ok"]);
+    EXPECT_FALSE(tenant(*s, "hybrid-" + std::to_string(a.pid)).is_null());
+
+    auto j0 = join("mpi-20-n0", a.pid, 0, 2, 2);
+    j0["job"]["oversubscribe"] = true;  // what a rank confined to its solo tenant concludes
+    auto r0 = call(*s, j0);
+    ASSERT_EQ(r0["state"], "waiting") << err(r0);
+    EXPECT_TRUE(tenant(*s, "hybrid-" + std::to_string(a.pid)).is_null());
+    EXPECT_EQ(log_->count("release:hybrid-" + std::to_string(a.pid)), 1);
+    auto r1 = call(*s, join("mpi-20-n0", b.pid, 1, 2, 2));
+    ASSERT_EQ(r1["state"], "placed") << err(r1);
+    EXPECT_TRUE(tenant(*s, "hybrid-" + std::to_string(b.pid)).is_null());
+    auto t = tenant(*s, "mpi-20-n0");
+    ASSERT_FALSE(t.is_null());
+    EXPECT_EQ(t["pids"].size(), 2u);
+    EXPECT_EQ(pus_of(t["placement"]).size(), 4u);
+    EXPECT_NE(t["request"]["coexist"], "pu") << "not time-shared: 4 CPUs fit 8 PUs";
+    // another uid's solo tenant is not taken apart
+    Sleeper c;
+    ASSERT_TRUE(
+        call(*s, {{"op", "register"}, {"tenant", "solo-c"}, {"pids", {c.pid}}, {"cpus", 1}})["ok"]);
+    Peer other;
+    other.uid = other.gid = 1000;
+    other.pid = 1;
+    other.conn = 9;
+    EXPECT_FALSE(call(*s, join("mpi-21-n0", c.pid, 0, 1), other)["ok"]);
+    EXPECT_FALSE(tenant(*s, "solo-c").is_null());
+}
+
+std::vector<int> mask_of(pid_t tid) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> out;
+    if (::sched_getaffinity(tid, sizeof set, &set) != 0) return out;
+    for (int p = 0; p < CPU_SETSIZE; ++p)
+        if (CPU_ISSET(p, &set)) out.push_back(p);
+    return out;
+}
+
+void set_mask(pid_t tid, const std::vector<int>& pus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int p : pus) CPU_SET(p, &set);
+    ASSERT_EQ(::sched_setaffinity(tid, sizeof set, &set), 0);
+}
+
+// A cgroup v1 cpuset write resets every task's mask: the ranks' own masks are
+// saved before the job shrinks and put back (within the job's PUs) after;
+// a thread with no usable saved mask gets its rank's share.
+TEST(JobAffinity, SavedMasksComeBackWithinTheJob) {
+    const std::vector<int> cpus = mask_of(0);
+    if (cpus.size() < 2) GTEST_SKIP() << "needs 2 CPUs";
+    const int p0 = cpus[0], p1 = cpus[1];
+    Sleeper a, b;
+    set_mask(a.pid, {p1});
+    set_mask(b.pid, {p0});
+    auto saved = job::save_affinity({a.pid, b.pid});
+    ASSERT_EQ(saved.size(), 2u);
+    // what a cpuset rewrite does
+    set_mask(a.pid, {p0, p1});
+    set_mask(b.pid, {p0, p1});
+    job::JobInfo info;
+    job::Member ma, mb;
+    ma.pid = a.pid;
+    mb.pid = b.pid;
+    ma.share.cpus = {CpuPlacement{0, {p0, p1}}};
+    mb.share.cpus = {CpuPlacement{0, {p0}}};
+    info.members = {ma, mb};
+    int failed = 0;
+    // both get their own (narrower than the share) masks back
+    EXPECT_EQ(job::restore_affinity(info, saved, {p1, p0}, &failed), 2);
+    EXPECT_EQ(failed, 0);
+    EXPECT_EQ(mask_of(a.pid), std::vector<int>{p1});
+    EXPECT_EQ(mask_of(b.pid), std::vector<int>{p0});
+    // a saved mask outside the job's PUs now: the share, within the job
+    saved.back().pus = {p1};
+    set_mask(b.pid, {p0, p1});
+    EXPECT_EQ(job::restore_affinity(info, saved, {p0}, &failed), 2);
+    EXPECT_EQ(mask_of(b.pid), std::vector<int>{p0});  // p1 is no longer the job's
+    EXPECT_EQ(mask_of(a.pid), std::vector<int>{p0});  // nor is a's saved p1: its share within
+}
+
+// A rank that leaves at MPI_Finalize gives its share back like one that dies:
+// the job's confinement is re-applied with the rest.
+TEST_F(DaemonJob, ALeavingRankShrinksTheJob) {
+    auto s = make();
+    Sleeper a, b, c;
+    ASSERT_EQ(call(*s, join("mpi-22-n0", a.pid, 0, 3, 2))["state"], "waiting");
+    ASSERT_EQ(call(*s, join("mpi-22-n0", b.pid, 1, 3, 2))["state"], "waiting");
+    auto r2 = call(*s, join("mpi-22-n0", c.pid, 2, 3, 2));
+    ASSERT_EQ(r2["state"], "placed") << err(r2);
+    auto r0 = call(*s, join("mpi-22-n0", a.pid, 0, 3, 2));
+    auto r1 = call(*s, join("mpi-22-n0", b.pid, 1, 3, 2));
+    auto l = call(*s, {{"op", "release"}, {"tenant", "mpi-22-n0"}, {"pid", b.pid}});
+    ASSERT_TRUE(l["ok"]) << err(l);
+    EXPECT_EQ(l["remaining"], 2);
+    std::set<int> kept = pus_of(r0["share"]);
+    for (int p : pus_of(r2["share"])) kept.insert(p);
+    auto t = tenant(*s, "mpi-22-n0");
+    EXPECT_EQ(pus_of(t["placement"]), kept);
+    for (int p : pus_of(r1["share"])) EXPECT_FALSE(kept.count(p));
+    ASSERT_EQ(log_->count("apply:mpi-22-n0:"), 2);
+    EXPECT_EQ(log_->calls.back(),
+              "apply:mpi-22-n0:" + format_cpulist(std::vector<int>(kept.begin(), kept.end())) +
+                  ":" + std::to_string(a.pid) + "," + std::to_string(c.pid));
 }
 
 TEST_F(DaemonJob, MoreCpusThanPusTimeShare) {
@@ -290,13 +420,18 @@ TEST_F(DaemonJob, InconsistentOrConflictingJoinsAreRefused) {
                   .rfind("already_exists: register.job.local_rank", 0),
               0u);
     // a plain tenant's name cannot be joined
-    ASSERT_TRUE(
-        call(*s, {{"op", "register"}, {"tenant", "plain"}, {"pids", {c.pid}}, {"cpus", 1}})["ok"]);
+    ASSERT_TRUE(call(
+        *s,
+        {{"op", "register"}, {"tenant", "plain"}, {"pids", {c.pid, d.pid}}, {"cpus", 1}})["ok"]);
     EXPECT_EQ(err(call(*s, join("plain", d.pid, 0, 1))).rfind("already_exists", 0), 0u);
-    // a process of another tenant cannot join
+    // a process of a tenant that holds other processes too cannot join
     EXPECT_EQ(err(call(*s, join("mpi-7-n0", c.pid, 0, 1))).rfind("already_exists", 0), 0u);
+    EXPECT_FALSE(tenant(*s, "plain").is_null());
     // another uid cannot join someone else's job
-    Peer other{1000, 1000, 1, 9};
+    Peer other;
+    other.uid = other.gid = 1000;
+    other.pid = 1;
+    other.conn = 9;
     EXPECT_EQ(err(call(*s, join("mpi-6-n0", b.pid, 1, 3), other)).rfind("permission_denied", 0),
               0u);
     // the wire shape is checked field by field

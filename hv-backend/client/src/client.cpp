@@ -1,5 +1,6 @@
 // libvtasos-client: implementation of the C API in client.h. C++ inside, but
 // no exception ever crosses the C boundary (every entry point catches).
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -81,6 +82,7 @@ struct vtasos_client {
     std::string rbuf;  // bytes received past the last reply line
     std::string last_error;
     std::string path;
+    bool chardev = false;  // a VM's virtio-serial port ("virtio:PATH"): read/write, not send/recv
 
     int fail(int code, std::string msg) {
         last_error = std::move(msg);
@@ -91,8 +93,10 @@ struct vtasos_client {
     int send_all(const std::string& line, Clock::time_point deadline) {
         size_t off = 0;
         while (off < line.size()) {
-            ssize_t n =
-                ::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            const char* at = line.data() + off;
+            size_t left_bytes = line.size() - off;
+            ssize_t n = chardev ? ::write(fd, at, left_bytes)
+                                : ::send(fd, at, left_bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n >= 0) {
                 off += static_cast<size_t>(n);
                 continue;
@@ -140,7 +144,8 @@ struct vtasos_client {
                 return fail(VTASOS_E_UNAVAILABLE, errno_text("poll", path));
             if (rc <= 0) continue;
             char buf[65536];
-            ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+            ssize_t n =
+                chardev ? ::read(fd, buf, sizeof(buf)) : ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
             if (n == 0) return fail(VTASOS_E_UNAVAILABLE, "the daemon closed the connection");
             if (n < 0) {
                 if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
@@ -282,6 +287,14 @@ int vtasos_connect(const char* socket_path, int timeout_ms, vtasos_client** out)
     int rc = guarded(c, [&]() -> int {
         c->timeout_ms = timeout_ms > 0 ? timeout_ms : kDefaultTimeoutMs;
         c->path = (socket_path && *socket_path) ? socket_path : vtasos_default_socket();
+        if (c->path.rfind("virtio:", 0) == 0) {
+            // Inside a VM: the daemon is at the host end of a virtio-serial port.
+            c->path.erase(0, 7);
+            c->chardev = true;
+            c->fd = ::open(c->path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+            if (c->fd < 0) return c->fail(VTASOS_E_UNAVAILABLE, errno_text("open", c->path));
+            return VTASOS_OK;
+        }
         sockaddr_un addr{};
         if (c->path.size() >= sizeof(addr.sun_path))
             return c->fail(VTASOS_E_INVAL, "socket path too long: " + c->path);
@@ -386,6 +399,35 @@ int vtasos_advice(vtasos_client* c, const char* tenant, char* advice_json, size_
         auto a = reply.find("advice");
         if (a == reply.end()) return c->fail(VTASOS_E_PROTOCOL, "advice reply has no advice");
         return c->copy_out(a->dump(), advice_json, len, "advice_json");
+    });
+}
+
+int vtasos_advice_values(vtasos_client* c, const char* tenant, double* node_load,
+                         int* suggested_threads, int* gang) {
+    if (!c) return VTASOS_E_INVAL;
+    return guarded(c, [&]() -> int {
+        if (!tenant || !*tenant) tenant = std::getenv("VTASOS_MPI_TENANT");
+        if (!tenant || !*tenant)
+            return c->fail(VTASOS_E_INVAL, "tenant: required (or set VTASOS_MPI_TENANT)");
+        std::string line;
+        json reply;
+        if (int rc = c->call({{"op", "advice"}, {"tenant", tenant}}, line, reply, true);
+            rc != VTASOS_OK)
+            return rc;
+        auto a = reply.find("advice");
+        if (a == reply.end() || !a->is_object())
+            return c->fail(VTASOS_E_PROTOCOL, "advice reply has no advice");
+        auto load = a->find("node_load");
+        auto threads = a->find("suggested_threads");
+        auto g = a->find("gang");
+        if (load == a->end() || !load->is_number() || threads == a->end() ||
+            !threads->is_number_integer() || g == a->end() || !g->is_boolean())
+            return c->fail(VTASOS_E_PROTOCOL,
+                           "advice: node_load, suggested_threads or gang missing or mistyped");
+        if (node_load) *node_load = load->get<double>();
+        if (suggested_threads) *suggested_threads = threads->get<int>();
+        if (gang) *gang = g->get<bool>() ? 1 : 0;
+        return VTASOS_OK;
     });
 }
 

@@ -26,7 +26,8 @@ constexpr NameTable<BandwidthClass, 3> kBw{{{BandwidthClass::kUnknown, "unknown"
                                             {BandwidthClass::kHigh, "high"}}};
 constexpr NameTable<MemPolicy, 3> kMem{
     {{MemPolicy::kNone, "none"}, {MemPolicy::kLocal, "local"}, {MemPolicy::kInterleave, "interleave"}}};
-constexpr NameTable<TenantKind, 2> kKind{{{TenantKind::kProcess, "process"}, {TenantKind::kVm, "vm"}}};
+constexpr NameTable<TenantKind, 3> kKind{
+    {{TenantKind::kProcess, "process"}, {TenantKind::kVm, "vm"}, {TenantKind::kDomain, "domain"}}};
 
 template <typename E, size_t N>
 std::string_view name_of(const NameTable<E, N>& t, E e) {

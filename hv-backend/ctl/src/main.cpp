@@ -22,6 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "cmd_probe.h"
+#include "cmd_vm.h"
+#include "cmd_xen.h"
 #include "vtasos/client.hpp"
 #include "vtasos/core/json_fields.h"
 #include "vtasos/core/placement.h"
@@ -363,6 +366,31 @@ int cmd_status(const Global& g, bool json_out, bool verbose) {
         std::printf("%s\n", line.c_str());
     }
     if (rows.size() == 1) std::printf("(no tenants)\n");
+    print_domains(*r);  // Xen domain tenants: pool, pause, per-vCPU run time
+    // MPI job tenants: one line per rank with its share (docs/protocol.md "Job tenants").
+    for (const auto& t : (*r)["tenants"]) {
+        if (!t.contains("job") || !t["job"].is_object()) continue;
+        const json& jb = t["job"];
+        std::printf("\njob %s: nspace %s node %d%s, %zu of %d local ranks, %d cpus per rank\n",
+                    t.value("tenant", "?").c_str(), jb.value("nspace", "?").c_str(),
+                    jb.value("node", -1),
+                    jb.value("host", "").empty() ? "" : (" (" + jb.value("host", "") + ")").c_str(),
+                    jb.value("ranks", json::array()).size(), jb.value("expected", 0),
+                    jb.value("threads", 0));
+        std::printf("  %-6s %-6s %-8s %s\n", "RANK", "LOCAL", "PID", "CPUS (share)");
+        for (const auto& m : jb.value("ranks", json::array())) {
+            auto share = vtasos::Placement::from_json(m.value("share", json::object()));
+            long long rank = m.value("rank", -1LL);
+            std::printf("  %-6s %-6d %-8lld %s\n", rank < 0 ? "-" : std::to_string(rank).c_str(),
+                        m.value("local_rank", -1), m.value("pid", 0LL),
+                        share ? vtasos::format_cpulist(share->all_pus()).c_str() : "?");
+        }
+    }
+    for (const auto& p : r->value("pending_jobs", json::array()))
+        std::printf("\njob %s: waiting, %d of %d local ranks arrived (%lld of %lld ms)%s\n",
+                    p.value("tenant", "?").c_str(), p.value("arrived", 0), p.value("expected", 0),
+                    p.value("waited_ms", 0LL), p.value("wait_ms", 0LL),
+                    p.contains("failed") ? (", failed: " + p.value("failed", "")).c_str() : "");
     if (verbose)
         for (const auto& t : (*r)["tenants"]) {
             std::printf("\n%s: %s\n", t.value("tenant", "?").c_str(),
@@ -508,15 +536,21 @@ int main(int argc, char** argv) {
     run_opts.add_to(run, true, false);
     run->add_flag("-v,--verbose", verbose, "print the placement to stderr");
     std::vector<std::string> command;
-    run->add_option("command", command, "command and arguments (after --)")->required();
+    auto* run_cmd = run->add_option("command", command,
+                                    "command and arguments (after --); with --vm: the guest "
+                                    "application's arguments");
+    VmRunOptions vm_opts;
+    add_vm_options(run, vm_opts);
 
     auto* reg = app.add_subcommand("register", "make running processes a tenant");
     RequestOptions reg_opts;
     reg_opts.add_to(reg, true, true);
     std::vector<int> pids;
-    reg->add_option("--pid", pids, "process id (repeatable)")
-        ->required()
+    reg->add_option("--pid", pids, "process id (repeatable; required unless --domain)")
         ->check(CLI::Range(1, 4194304));
+    std::string domain;
+    reg->add_option("--domain", domain, "a Xen domain (name or domid) as the tenant (--driver xen)")
+        ->excludes("--pid");
     reg->add_flag("--json", json_out, "print the daemon's reply as JSON");
 
     auto* status = app.add_subcommand("status", "tenants, placements and why");
@@ -534,8 +568,11 @@ int main(int argc, char** argv) {
     advice->add_option("tenant", tenant, "tenant id")->required();
     advice->add_flag("--json", json_out, "print JSON");
     auto* thaw_all = app.add_subcommand("thaw-all", "resume every tenant");
+    ProbeCommand probe_cmd;
+    add_probe_command(app, probe_cmd);
 
     CLI11_PARSE(app, argc, argv);
+    if (*probe_cmd.sub) return run_probe_command(g.socket, g.timeout_ms, probe_cmd);
     if (*hello) return cmd_simple(g, "hello", "", true);
     if (*topology) {
         if (!local_spec.empty()) {
@@ -558,7 +595,26 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (*place) return cmd_place(place_spec, request_file, existing_file, bw, json_out);
+    if (*run && !vm_opts.image.empty()) {
+        std::string t = run_opts.tenant.empty()
+                            ? "vm-" + sanitize_id(basename_of(vm_opts.image)) + "-" +
+                                  std::to_string(::getpid())
+                            : run_opts.tenant;
+        auto f = run_opts.fields(t);
+        if (!f) return report(f.error(), kExitRunFailed);
+        return run_vm_command(g.socket, g.timeout_ms, *f, t, vm_opts, command,
+                              run_cmd->count() > 0, verbose);
+    }
     if (*run) return cmd_run(g, run_opts, command, verbose);
+    if (*reg && !domain.empty()) {
+        std::string t = reg_opts.tenant.empty() ? "xen-" + domain : reg_opts.tenant;
+        auto f = reg_opts.fields(t);
+        if (!f) return report(f.error());
+        return run_register_domain(g.socket, g.timeout_ms, t, domain, *f, json_out);
+    }
+    if (*reg && pids.empty())
+        return report(vtasos::Error(vtasos::Errc::kInvalidArgument,
+                                    "register: --pid (or --domain for a Xen domain) is required"));
     if (*reg) return cmd_register(g, reg_opts, pids, json_out);
     if (*status) return cmd_status(g, json_out, verbose);
     if (*release) return cmd_simple(g, "release", tenant, false);

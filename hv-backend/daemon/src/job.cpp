@@ -1,8 +1,13 @@
 #include "vtasos/daemon/job.h"
 
 #include <fmt/format.h>
+#include <sched.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
 
 namespace vtasos::daemon::job {
 
@@ -60,6 +65,75 @@ bool remove(JobInfo& job, pid_t pid) {
     if (it == job.members.end()) return false;
     job.members.erase(it);
     return true;
+}
+
+namespace {
+
+std::vector<pid_t> threads_of(pid_t pid) {
+    // Non-throwing iteration: the process may exit meanwhile (this runs in
+    // the daemon's event loop, where an exception would end the daemon).
+    std::vector<pid_t> out;
+    std::error_code ec;
+    std::filesystem::directory_iterator it(fmt::format("/proc/{}/task", pid), ec), end_it;
+    for (; !ec && it != end_it; it.increment(ec)) {
+        char* end = nullptr;
+        long tid = std::strtol(it->path().filename().c_str(), &end, 10);
+        if (end && *end == '\0' && tid > 0) out.push_back(static_cast<pid_t>(tid));
+    }
+    return out;
+}
+
+bool set_mask(pid_t tid, const std::vector<int>& pus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int p : pus)
+        if (p >= 0 && p < CPU_SETSIZE) CPU_SET(p, &set);
+    return ::sched_setaffinity(tid, sizeof set, &set) == 0;
+}
+
+}  // namespace
+
+std::vector<ThreadMask> save_affinity(const std::vector<pid_t>& pids) {
+    std::vector<ThreadMask> out;
+    for (pid_t pid : pids) {
+        for (pid_t tid : threads_of(pid)) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            if (::sched_getaffinity(tid, sizeof set, &set) != 0) continue;  // exited
+            ThreadMask m{pid, tid, {}};
+            for (int p = 0; p < CPU_SETSIZE; ++p)
+                if (CPU_ISSET(p, &set)) m.pus.push_back(p);
+            out.push_back(std::move(m));
+        }
+    }
+    return out;
+}
+
+int restore_affinity(const JobInfo& job, const std::vector<ThreadMask>& saved,
+                     const std::vector<int>& allowed, int* failed) {
+    const std::set<int> ok(allowed.begin(), allowed.end());
+    auto within = [&](const std::vector<int>& pus) {
+        std::vector<int> v;
+        for (int p : pus)
+            if (ok.count(p)) v.push_back(p);
+        return v;
+    };
+    int set = 0;
+    for (const auto& m : job.members) {
+        const std::vector<int> share = within(m.share.all_pus());
+        for (pid_t tid : threads_of(m.pid)) {
+            std::vector<int> pus;
+            for (const auto& s : saved)
+                if (s.tid == tid && s.pid == m.pid) pus = within(s.pus);
+            if (pus.empty()) pus = share;
+            if (pus.empty()) continue;
+            if (set_mask(tid, pus))
+                ++set;
+            else if (errno != ESRCH && failed)
+                ++*failed;
+        }
+    }
+    return set;
 }
 
 json to_json(const JobInfo& job) {

@@ -20,6 +20,7 @@
 #include "vtasos/drivers/driver.h"
 #include "vtasos/profiles/profiles.h"
 #include "vtasos/topology/load.h"
+#include "xen_glue.h"
 
 #ifndef VTASOS_VERSION
 #define VTASOS_VERSION "0.0.0"
@@ -95,6 +96,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--slice-ms", slice_ms, "gang slice length in ms (10..100)")
         ->capture_default_str();
+    vtasos::daemon::XenFlags xen_flags;
+    vtasos::daemon::add_xen_flags(app, xen_flags);
     CLI11_PARSE(app, argc, argv);
     // Gang scheduling flags: checked before anything is touched.
     vtasos::gang::Policy sched_policy = vtasos::gang::Policy::kOff;
@@ -149,6 +152,9 @@ int main(int argc, char** argv) {
     dcfg.parent = cgroup_parent;
     auto driver = vtasos::make_driver(driver_name, dcfg);
     if (!driver) return fail("--driver: " + driver.error().to_string());
+    // xen: not a dom0 -> refuse to start; topology from the hypervisor (xen_glue.cpp).
+    if (auto s = vtasos::daemon::xen_setup(**driver, xen_flags, topology_spec, *topo); !s)
+        return fail("--driver " + driver_name + ": " + s.error().to_string());
     // A platform that allows less (no cgroup permission, no freezer) still gets
     // affinity pinning: run anyway and say so in the log, hello and status.
     if (auto s = (*driver)->probe(); !s)
@@ -180,6 +186,7 @@ int main(int argc, char** argv) {
     scfg.state_path = state_path;
     scfg.sched_policy = sched_policy;
     scfg.slice_ms = slice_ms;
+    scfg.runtime_dir = socket_path + ".vms";  // VM tenants' QMP and channel sockets
     scfg.version = VTASOS_VERSION;
     vtasos::daemon::Service service(std::move(*topo), std::move(*driver), std::move(profiles),
                                     scfg);
@@ -196,9 +203,11 @@ int main(int argc, char** argv) {
     if (!pid_file.empty()) {
         std::ofstream(pid_file) << ::getpid() << "\n";
     }
+    auto xen_channel = vtasos::daemon::start_xen_channel(driver_name, xen_flags, socket_path);
     spdlog::info("event=ready pid={} socket={} state={} tenants={}", ::getpid(), socket_path,
                  state_path.empty() ? "none" : state_path, service.tenants().size());
     auto rc = server.run();
+    xen_channel.reset();
     service.shutdown();
     server.remove_socket();
     if (!pid_file.empty()) ::unlink(pid_file.c_str());

@@ -20,7 +20,8 @@ const std::vector<OpInfo>& table() {
         {Op::kHello, "hello", {"client"}, "versions, daemon pid, driver capabilities"},
         {Op::kRegister,
          "register",
-         {"tenant", "pids", "request", "profile", "cpus", "detached", "threads", "job"},
+         {"tenant", "pids", "request", "profile", "cpus", "detached", "threads", "job", "vm",
+          "domain"},
          "place a tenant and confine its processes; with job: an MPI rank joins its job's tenant"},
         {Op::kUpdate,
          "update",
@@ -34,6 +35,8 @@ const std::vector<OpInfo>& table() {
         {Op::kFreeze, "freeze", {"tenant"}, "stop every task of a tenant"},
         {Op::kThaw, "thaw", {"tenant"}, "resume a frozen tenant"},
         {Op::kThawAll, "thaw_all", {}, "resume every tenant (root: every vtasos cgroup)"},
+        {Op::kProbe, "probe", {"tenant", "duration_ms", "action"},
+         "classify a tenant's bandwidth demand with a streaming probe on free PUs beside it"},
     };
     return t;
 }
@@ -218,6 +221,23 @@ Result<OpArgs> parse_register(const json& j) {
         if (!job) return job.error();
         a.job = std::move(*job);
     }
+    if (j.contains("vm")) {
+        auto vm = parse_vm_args(j["vm"], a);
+        if (!vm) return vm.error();
+        a.vm = std::move(*vm);
+    }
+    if (j.contains("domain")) {  // a Xen domain by name or domid (docs/protocol.md "Xen domains")
+        const json& d = j["domain"];
+        if (d.is_number_integer() && d.get<int64_t>() >= 1 && d.get<int64_t>() < 0x7ff0) {
+            a.domain = std::to_string(d.get<int64_t>());
+        } else {
+            auto name = jf::get_string(j, "domain", op, 64, true);
+            if (!name) return name.error();
+            a.domain = *name;
+        }
+        if (!a.pids.empty() || !a.threads.empty() || a.job || a.vm)
+            return invalid("register.domain: cannot be combined with pids, threads, job or vm");
+    }
     if (!a.threads.empty()) {
         int cpus_wanted = a.request ? a.request->cpus : a.cpus;
         if (cpus_wanted > 0 && static_cast<int>(a.threads.size()) > cpus_wanted)
@@ -243,6 +263,23 @@ Result<OpArgs> parse_update(const json& j) {
     auto p = Profile::from_json(obs);
     if (!p) return reprefix(p.error(), "profile", "update.observations");
     a.observations = std::move(*p);
+    return OpArgs(std::move(a));
+}
+
+Result<OpArgs> parse_probe(const json& j) {
+    const std::string_view op = "probe";
+    ProbeArgs a;
+    auto tenant = tenant_field(j, op);
+    if (!tenant) return tenant.error();
+    a.tenant = *tenant;
+    auto d = jf::get_int(j, "duration_ms", op, kMinProbeMs, kMaxProbeMs, a.duration_ms);
+    if (!d) return d.error();
+    a.duration_ms = static_cast<int>(*d);
+    auto action = jf::get_string(j, "action", op, 16, false, std::string("start"));
+    if (!action) return action.error();
+    if (*action != "start" && *action != "result")
+        return jf::field_error("probe.action", "\"start\" or \"result\"", j.at("action"));
+    a.result_only = *action == "result";
     return OpArgs(std::move(a));
 }
 
@@ -407,6 +444,15 @@ Parsed parse_message(std::string_view line) {
             case Op::kTopology:
             case Op::kThawAll:
                 break;
+            case Op::kProbe: {
+                auto a = parse_probe(j);
+                if (!a) {
+                    out.message = a.error();
+                    return out;
+                }
+                m.args = std::move(*a);
+                break;
+            }
         }
         out.message = std::move(m);
     } catch (const std::bad_alloc&) {

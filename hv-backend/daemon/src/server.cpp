@@ -76,10 +76,21 @@ struct Server::Impl {
             else
                 ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nullptr);
         });
+        // A VM's paravirtual channel is served like a client bound to its tenant.
+        svc.set_channel_hook([this](int fd, const std::string& tenant, uid_t owner) {
+            uint64_t id = next_conn++;
+            Conn c;
+            c.fd = fd;
+            c.peer = Peer{owner, 0, 0, id, tenant};
+            conns.emplace(id, std::move(c));
+            add(fd, tag(kConn, id), EPOLLIN);
+            spdlog::info("event=vm_channel_open conn={} tenant={}", id, log::quote(tenant));
+        });
     }
 
     ~Impl() {
         svc.set_pidfd_hook(nullptr);
+        svc.set_channel_hook(nullptr);
         for (auto& [id, c] : conns) ::close(c.fd);
         for (int fd : {listen_fd, epfd, sig_fd, stop_fd, timer_fd})
             if (fd >= 0) ::close(fd);

@@ -11,11 +11,13 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <set>
 
 #include "internal/log.h"
 #include "internal/proc.h"
 #include "internal/state.h"
+#include "probe.h"
 #include "vtasos/core/json_fields.h"
 
 namespace vtasos::daemon {
@@ -62,7 +64,7 @@ Service::Service(Topology topology, std::unique_ptr<Driver> driver,
       profiles_(std::move(profiles)),
       config_(std::move(config)),
       topology_summary_(solver_.topology().to_string()) {
-    if (config_.sched_policy == gang::Policy::kGang || config_.sched_policy == gang::Policy::kAuto) {
+    if (config_.sched_policy != gang::Policy::kOff) {
         struct SteadyClock : gang::Clock {
             int64_t now_ns() const override {
                 return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -76,9 +78,12 @@ Service::Service(Topology topology, std::unique_ptr<Driver> driver,
             Status freeze(std::string_view id) override { return set(id, true); }
             Status thaw(std::string_view id) override { return set(id, false); }
             Status set(std::string_view id, bool f) {
-                auto s = f ? svc->driver_->freeze(id) : svc->driver_->thaw(id);
+                // Not waiting for FREEZING -> FROZEN keeps the event loop (and
+                // the daemon's CPU use) free; the state settles within ~1 ms.
+                auto s = svc->driver_->request_frozen(id, f);
                 auto it = svc->tenants_.find(std::string(id));
                 if (s && it != svc->tenants_.end()) it->second.frozen = f;
+                if (!s && s.error().code() == Errc::kNotFound) svc->sched_lost_.emplace_back(id);
                 return s;
             }
         };
@@ -91,6 +96,7 @@ Service::Service(Topology topology, std::unique_ptr<Driver> driver,
 }
 
 Service::~Service() {
+    probe_cancel("", "daemon exit");
     if (sched_) sched_->thaw_all();
     for (auto& [name, t] : tenants_) close_pidfds(t);
 }
@@ -99,6 +105,7 @@ Service::~Service() {
 // Recovery
 
 void Service::recover() {
+    vm_recover();
     std::set<std::string> thawed;
     if (auto r = driver_->thaw_all(); r) {
         for (const auto& name : *r) {
@@ -201,11 +208,18 @@ void Service::recover() {
                         job::rebuild(*jb, name, t.request, t.placement);
                         t.job = std::move(*jb);
                     }
+                    // A job's ranks bound themselves: keep their masks across the re-apply.
+                    std::vector<job::ThreadMask> masks;
+                    if (t.job) masks = job::save_affinity(pids_of(t));
                     TenantTarget target{name, t.request.kind, pids_of(t), t.threads};
                     if (auto s = driver_->apply(target, t.placement); !s) {
                         drop("re-apply failed: " + s.error().to_string());
                         continue;
                     }
+                    int restore_failed = 0;
+                    if (t.job)
+                        (void)job::restore_affinity(*t.job, masks, t.placement.all_pus(),
+                                                    &restore_failed);
                     for (auto& p : t.processes) {
                         p.pidfd = proc::pidfd_open(p.pid);
                         pid_tenant_[p.pid] = name;
@@ -260,6 +274,7 @@ std::string Service::handle_line(std::string_view line, const Peer& peer) {
 }
 
 json Service::handle(const Message& m, const Peer& peer) {
+    if (!peer.vm_tenant.empty()) return handle_channel(m, peer);  // a guest: vm_service.cpp
     Result<json> r = Error(Errc::kInternal, "unhandled op");
     switch (m.op) {
         case Op::kHello:
@@ -291,6 +306,9 @@ json Service::handle(const Message& m, const Peer& peer) {
             break;
         case Op::kThawAll:
             r = do_thaw_all(peer);
+            break;
+        case Op::kProbe:
+            r = do_probe(std::get<ProbeArgs>(m.args), peer);
             break;
     }
     if (!r) return error_reply(m.id, r.error());
@@ -324,7 +342,7 @@ Result<json> Service::do_hello(const HelloArgs& a, const Peer& peer) {
                   {"pus", topology().pus.size()},
                   {"max_message_bytes", kMaxMessageBytes},
                   {"ops", ops},
-                  {"features", json::array({"job"})}};
+                  {"features", json::array({"job", "vm"})}};
         if (!caps_.freeze) hello_["degraded"] = "no freeze (gang scheduling off): " + caps_.notes;
     }
     json j = hello_;
@@ -380,7 +398,9 @@ Result<Request> Service::resolve_request(const RegisterArgs& a, std::string& sou
 }
 
 Result<json> Service::do_register(const RegisterArgs& a, const Peer& peer) {
+    if (a.vm) return do_vm(a, peer);
     if (a.job) return do_join(a, peer);
+    if (a.domain) return do_domain(a, peer);
     if (tenants_.size() >= config_.max_tenants)
         return Error(Errc::kBusy,
                      fmt::format("register: the daemon already holds {} tenants (the limit)",
@@ -507,6 +527,26 @@ Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
     if (!start || !proc::alive(pid))
         return Error(Errc::kNotFound, fmt::format("register.pids[0]: no process {}", pid));
 
+    // The process may hold a tenant of its own already: the OMPT tool
+    // registers at the first OpenMP construct, which may come before MPI_Init.
+    // The job wins: once the join is valid, that solo tenant is released and
+    // the pid joins. A tenant with other processes, another owner's or a job's
+    // is never taken apart (the join is refused instead).
+    auto solo_of = [&]() -> std::optional<std::string> {
+        auto it = pid_tenant_.find(pid);
+        if (it == pid_tenant_.end()) return std::nullopt;
+        const TenantEntry& st = tenants_.at(it->second);
+        if (st.job || st.processes.size() != 1 || st.request.kind != TenantKind::kProcess ||
+            (peer.uid != 0 && st.owner != peer.uid))
+            return std::nullopt;
+        return it->second;
+    };
+    auto absorb = [&](const std::string& solo) {
+        spdlog::info("event=absorb tenant={} pid={} job={}", log::quote(solo), pid,
+                     log::quote(a.tenant));
+        cleanup(solo, "joined_job");
+    };
+
     // Placed already: a poll from a member, or a rank that comes late.
     if (auto it = tenants_.find(a.tenant); it != tenants_.end()) {
         const TenantEntry& t = it->second;
@@ -520,9 +560,11 @@ Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
                                      "uid {}",
                                      a.tenant, t.owner, peer.uid));
         if (job::find(*t.job, pid)) return join_reply(a.tenant, t, pid);
+        if (auto solo = solo_of()) absorb(*solo);
         return do_join_late(a, peer, t);
     }
-    if (auto it = pid_tenant_.find(pid); it != pid_tenant_.end())
+    const std::optional<std::string> solo = solo_of();
+    if (auto it = pid_tenant_.find(pid); it != pid_tenant_.end() && !solo)
         return Error(Errc::kAlreadyExists,
                      fmt::format("register.pids[0]: process {} already belongs to tenant \"{}\"",
                                  pid, it->second));
@@ -541,7 +583,10 @@ Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
         pj.info.host = g.host;
         pj.info.expected = g.local_size;
         pj.info.threads = g.threads;
-        pj.info.oversubscribe = g.oversubscribe;
+        // A rank absorbed from a solo tenant counted its usable CPUs inside that
+        // tenant's cgroup: its oversubscribe guess is moot (place_job still
+        // time-shares when the job needs more CPUs than PUs).
+        pj.info.oversubscribe = g.oversubscribe && !solo;
         pj.info.profile = a.profile;
         pj.owner = peer.uid;
         pj.first_ms = steady_ms();
@@ -574,6 +619,7 @@ Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
                                      "joined as process {}",
                                      g.local_rank, a.tenant, m.pid));
     }
+    if (solo) absorb(*solo);
     if (!member) pj.info.members.push_back({pid, *start, g.local_rank, g.rank, {}, {}});
     const int arrived = static_cast<int>(pj.info.members.size());
     const bool all = arrived >= pj.info.expected;
@@ -846,6 +892,44 @@ Advice Service::advice_for(const TenantEntry& t, int64_t demand) const {
     auto pus = static_cast<int64_t>(topology().pus.size());
     a.node_load = pus > 0 ? static_cast<double>(demand) / static_cast<double>(pus) : 0.0;
     a.gang = t.request.sched.gang;
+    if (sched_) {
+        // The policy's decision for this tenant (hv-backend/gang/README.md "Feedback").
+        const std::string& name = t.placement.tenant.empty() ? t.request.tenant : t.placement.tenant;
+        const auto st = sched_->states();
+        const auto it = st.find(name);
+        const bool sliced = it != st.end() && it->second.scheduled;
+        const int mine = static_cast<int>(t.placement.all_pus().size());
+        switch (sched_mode(name)) {
+            case gang::Mode::kGang:
+                a.gang = true;
+                a.suggested_threads = t.request.cpus;
+                a.reason = sliced ? fmt::format("gang scheduled ({} policy): all {} threads run "
+                                                "together in their time slice",
+                                                gang::policy_name(config_.sched_policy),
+                                                t.request.cpus)
+                                  : fmt::format("gang wanted ({} policy) but it shares no PUs: "
+                                                "use all {} threads",
+                                                gang::policy_name(config_.sched_policy),
+                                                t.request.cpus);
+                return a;
+            case gang::Mode::kShare:
+                a.gang = false;
+                a.suggested_threads = std::max(1, std::min(t.request.cpus, mine));
+                a.reason = fmt::format("{} policy: its disjoint share is {} of the {} PUs ({}), use "
+                                       "{} of {} threads",
+                                       gang::policy_name(config_.sched_policy), mine, pus,
+                                       format_cpulist(t.placement.all_pus()), a.suggested_threads,
+                                       t.request.cpus);
+                return a;
+            case gang::Mode::kKernel:
+                a.gang = false;
+                a.suggested_threads = t.request.cpus;
+                a.reason = fmt::format("{} policy: left to the kernel scheduler (no gang, no "
+                                       "shrink: too little synchronisation measured, or forbidden)",
+                                       gang::policy_name(config_.sched_policy));
+                return a;
+        }
+    }
     if (demand > pus && pus > 0) {
         a.suggested_threads = static_cast<int>(
             std::max<int64_t>(1, static_cast<int64_t>(t.request.cpus) * pus / demand));
@@ -862,6 +946,7 @@ Advice Service::advice_for(const TenantEntry& t, int64_t demand) const {
 Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
     auto found = find_owned("update", a.tenant, peer);
     if (!found) return found.error();
+    probe_sample(a.tenant, a.observations);
     TenantEntry& t = **found;
     if (t.job) {
         // Several sources report for one job (each rank's PMPI profile, the
@@ -898,7 +983,11 @@ Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
                     {"placement", t.placement.to_json()},
                     {"advice", advice_for(t).to_json()}};
     }
+    // A probed bandwidth class survives the tool's later "unknown".
+    Bandwidth kept_bw = t.observations ? t.observations->bandwidth : Bandwidth{};
     t.observations = a.observations;
+    if (a.observations.bandwidth.cls == BandwidthClass::kUnknown && !a.observations.bandwidth.gbps)
+        t.observations->bandwidth = kept_bw;
     Request next = t.request;
     const Profile& o = a.observations;
     if (o.bandwidth.cls != BandwidthClass::kUnknown || o.bandwidth.gbps)
@@ -951,7 +1040,11 @@ Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
 Result<json> Service::do_advice(const TenantArgs& a, const Peer& peer) {
     auto found = find_owned("advice", a.tenant, peer);
     if (!found) return found.error();
-    return json{{"tenant", a.tenant}, {"advice", advice_for(**found).to_json()}};
+    json j{{"tenant", a.tenant},
+           {"advice", advice_for(**found).to_json()},
+           {"placement", (*found)->placement.to_json()}};
+    if (auto hint = probe_hint(a.tenant)) j["probe"] = std::move(*hint);
+    return j;
 }
 
 Result<json> Service::do_release(const TenantArgs& a, const Peer& peer) {
@@ -994,6 +1087,7 @@ json Service::tenant_json(const std::string& name, const TenantEntry& t, int64_t
     j["advice"] = advice_for(t, demand).to_json();
     if (t.observations) j["observations"] = t.observations->to_json();
     if (t.job) j["job"] = job::to_json(*t.job);
+    if (!t.domain.empty()) j["domain"] = domain_json(name, t);
     if (sched_) {
         json g = json::object();
         auto st = sched_->states();
@@ -1003,6 +1097,7 @@ json Service::tenant_json(const std::string& name, const TenantEntry& t, int64_t
         g["component"] = it != st.end() ? it->second.component : -1;
         g["frozen"] = t.frozen;
         g["run_ms"] = it != st.end() ? it->second.run_ns / 1000000 : 0;
+        g["mode"] = gang::mode_name(sched_mode(name));  // kernel | gang | share
         j["gang"] = std::move(g);
     }
     return j;
@@ -1010,6 +1105,7 @@ json Service::tenant_json(const std::string& name, const TenantEntry& t, int64_t
 
 Result<json> Service::do_status(const Peer&) {
     purge_pending();
+    reap_gone_domains();
     json pending = json::array();
     const int64_t now = steady_ms();
     for (const auto& [name, pj] : pending_jobs_) {
@@ -1080,7 +1176,9 @@ void Service::cleanup(const std::string& tenant, std::string_view reason) {
     auto it = tenants_.find(tenant);
     if (it == tenants_.end()) return;
     close_pidfds(it->second);
+    probe_cancel(tenant, std::string(reason));
     sched_leave(tenant);  // thawed before release, also mid-slice
+    vm_release(tenant);   // a VM tenant's QEMU goes before its cgroup
     auto s = driver_->release(tenant);
     spdlog::info("event=release tenant={} reason={} pus={} result={}", log::quote(tenant), reason,
                  format_cpulist(it->second.placement.all_pus()),
@@ -1111,14 +1209,31 @@ void Service::remove_process(const std::string& tenant, pid_t pid, std::string_v
     }
     pid_tenant_.erase(pid);
     std::string freed;
-    if (t.job) {
-        // The rank's share goes back in the books only: the other ranks are
-        // bound to their own shares, so the job is not re-applied.
-        if (const job::Member* m = job::find(*t.job, pid)) freed = format_cpulist(m->share.all_pus());
-        if (job::remove(*t.job, pid) && !t.job->members.empty()) {
-            job::rebuild(*t.job, tenant, t.request, t.placement);
-            sched_join(tenant, t);  // fewer PUs
+    if (t.job && job::remove(*t.job, pid) && !t.job->members.empty()) {
+        // The rank's share goes back: the job's confinement shrinks to the
+        // remaining shares. Applying rewrites every remaining thread's mask
+        // (cgroup v1 cpuset semantics, and the driver pins to the union), so
+        // the ranks' own masks are saved first and put back after.
+        const std::vector<int> before = t.placement.all_pus();
+        job::rebuild(*t.job, tenant, t.request, t.placement);
+        const std::vector<int> after = t.placement.all_pus();
+        std::vector<int> gone;
+        std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                            std::back_inserter(gone));
+        freed = format_cpulist(gone);
+        if (!gone.empty()) {
+            auto masks = job::save_affinity(pids_of(t));
+            TenantTarget target{tenant, t.request.kind, pids_of(t), {}};
+            auto st = driver_->apply(target, t.placement);
+            int failed = 0;
+            int restored = job::restore_affinity(*t.job, masks, after, &failed);
+            spdlog::info("event=job_shrink tenant={} pus={} freed={} result={} "
+                         "threads_restored={}{}",
+                         log::quote(tenant), format_cpulist(after), freed,
+                         st ? std::string("ok") : log::quote(st.error().to_string()), restored,
+                         failed ? fmt::format(" restore_failed={}", failed) : std::string());
         }
+        sched_join(tenant, t);  // fewer PUs
     }
     spdlog::info("event={} tenant={} pid={} remaining={}{}", reason, log::quote(tenant), pid,
                  t.processes.size(), freed.empty() ? std::string() : " freed=" + freed);
@@ -1151,6 +1266,7 @@ void Service::shutdown() {
                      st.freezes ? st.freeze_ns / 1e3 / static_cast<double>(st.freezes) : 0.0,
                      st.thaws ? st.thaw_ns / 1e3 / static_cast<double>(st.thaws) : 0.0);
     }
+    probe_cancel("", "shutdown");
     std::vector<std::string> names;
     for (const auto& [n, t] : tenants_) names.push_back(n);
     for (const auto& n : names) cleanup(n, "shutdown");
@@ -1190,28 +1306,116 @@ void Service::save_state() {
 // ---------------------------------------------------------------------------
 // Gang scheduling (hv-backend/gang)
 
+gang::Mode Service::sched_mode(const std::string& tenant) const {
+    auto it = sched_modes_.find(tenant);
+    return it == sched_modes_.end() ? gang::Mode::kKernel : it->second;
+}
+
 void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     if (!sched_) return;
+    // What the tenant measured (OMPT/PMPI observations), else the profile it
+    // was registered with (a shipped profile: libgomp has no OMPT).
     const Profile* prof = t.observations ? &*t.observations : nullptr;
+    std::optional<Profile> shipped;
+    if (!prof && profiles_ && t.source.rfind("profile:", 0) == 0) {
+        std::string name = t.source.substr(8);
+        name = name.substr(0, name.find(' '));
+        if (auto p = profiles_->get(name)) {
+            shipped = std::move(*p);
+            prof = &*shipped;
+        }
+    }
+    // A request built from a profile derives sched.gang from the profile's
+    // rates: only an explicit request (or the profile's own `gang`) is a wish.
+    SchedWish wish = t.request.sched;
+    if (t.source.rfind("profile:", 0) == 0 && !t.observations) wish.gang = false;
+    gang::Mode mode =
+        gang::decide(config_.sched_policy, gang::TenantFacts{wish, prof, !t.job.has_value()});
+    if (mode == gang::Mode::kGang && !caps_.freeze) mode = gang::Mode::kKernel;
+    if (mode == gang::Mode::kShare && !caps_.cpuset && !caps_.affinity) mode = gang::Mode::kKernel;
+    const auto old = sched_modes_.find(tenant);
+    const bool changed = old == sched_modes_.end() || old->second != mode;
+    if (changed)
+        spdlog::info("event=sched_decide tenant={} policy={} mode={} barrier_hz={:.0f} "
+                     "sync_fraction={:.3f} source={}",
+                     log::quote(tenant), gang::policy_name(config_.sched_policy),
+                     gang::mode_name(mode), prof ? prof->barrier_rate_hz : 0.0,
+                     prof ? prof->sync_fraction : 0.0,
+                     t.observations ? "observations" : (prof ? "profile" : "none"));
+    sched_modes_[tenant] = mode;
     gang::GangTenant g;
     g.id = tenant;
-    g.pus = t.placement.all_pus();
-    g.gang = caps_.freeze && gang::should_gang(config_.sched_policy, t.request.sched, prof);
+    g.pus = sched_full_.count(tenant) ? sched_full_[tenant].all_pus() : t.placement.all_pus();
+    g.gang = mode == gang::Mode::kGang;
     g.latency_ms = t.request.sched.latency_ms;
     if (auto s = sched_->add(g); !s) {
         spdlog::warn("event=sched_join tenant={} result={} action=left_to_kernel",
                      log::quote(tenant), log::quote(s.error().to_string()));
         g.gang = false;
+        sched_modes_[tenant] = gang::Mode::kKernel;
         (void)sched_->add(g);
     }
     sched_log_change();
+    sched_feedback();
 }
 
 void Service::sched_leave(const std::string& tenant) {
     if (!sched_) return;
-    if (sched_->states().count(tenant) == 0) return;
-    (void)sched_->remove(tenant);
-    sched_log_change();
+    sched_modes_.erase(tenant);
+    sched_full_.erase(tenant);
+    if (sched_->states().count(tenant) != 0) {
+        (void)sched_->remove(tenant);
+        sched_log_change();
+    }
+    sched_feedback();  // the others grow back into the PUs it leaves
+}
+
+void Service::sched_feedback() {
+    std::vector<gang::ShareTenant> v;
+    for (const auto& [name, mode] : sched_modes_) {
+        auto it = tenants_.find(name);
+        if (it == tenants_.end()) continue;
+        const TenantEntry& t = it->second;
+        const Placement& full = sched_full_.count(name) ? sched_full_.at(name) : t.placement;
+        // Kernel-mode tenants keep their PUs but their demand counts: a share
+        // tenant next to an EP-like one still shrinks (one thread needs no gang).
+        if (mode != gang::Mode::kGang) v.push_back({name, full.all_pus(), t.request.cpus});
+        if (mode != gang::Mode::kShare && sched_full_.count(name)) {
+            // No longer shrunk (decision changed): back to its full placement.
+            TenantTarget target{name, t.request.kind, pids_of(t), t.threads};
+            if (auto s = driver_->apply(target, full); s) {
+                tenants_[name].placement = full;
+                sched_full_.erase(name);
+            }
+        }
+    }
+    auto shares = gang::feedback_shares(v);
+    for (const auto& [name, pus] : shares) {
+        if (sched_mode(name) != gang::Mode::kShare) continue;
+        TenantEntry& t = tenants_.at(name);
+        if (pus == t.placement.all_pus()) continue;
+        if (!sched_full_.count(name)) sched_full_[name] = t.placement;
+        const Placement& full = sched_full_.at(name);
+        Placement p = full;
+        if (pus != full.all_pus()) {
+            // Each CPU on one PU of the share, round-robin: the advice tells the
+            // tenant to run only as many threads as the share has PUs.
+            for (size_t i = 0; i < p.cpus.size(); ++i) p.cpus[i].pus = {pus[i % pus.size()]};
+            p.trace.push_back(fmt::format("feedback: shrunk to a disjoint share {} of {}",
+                                          format_cpulist(pus), format_cpulist(full.all_pus())));
+        }
+        TenantTarget target{name, t.request.kind, pids_of(t), t.threads};
+        if (auto s = driver_->apply(target, p); !s) {
+            spdlog::warn("event=feedback tenant={} result={}", log::quote(name),
+                         log::quote(s.error().to_string()));
+            continue;
+        }
+        spdlog::info("event=feedback tenant={} from={} to={} threads={}", log::quote(name),
+                     format_cpulist(t.placement.all_pus()), format_cpulist(pus),
+                     std::min<size_t>(pus.size(), static_cast<size_t>(t.request.cpus)));
+        t.placement = std::move(p);
+        if (pus == full.all_pus()) sched_full_.erase(name);
+    }
 }
 
 void Service::sched_log_change() {
@@ -1231,6 +1435,26 @@ void Service::sched_log_change() {
                  st.last_error.empty() ? "" : " last_error=" + log::quote(st.last_error));
 }
 
-int64_t Service::sched_tick() { return sched_ ? sched_->tick() : -1; }
+int64_t Service::sched_tick() {
+    int64_t probe_next = probe_tick();  // bandwidth probe windows (probe.cpp)
+    if (!sched_) return probe_next;
+    int64_t next = sched_->tick();
+    if (!sched_lost_.empty()) {
+        // Someone else removed the tenant's cgroup: stop slicing it (it runs
+        // under the kernel scheduler wherever it was moved) and keep the rest going.
+        auto lost = std::move(sched_lost_);
+        sched_lost_.clear();
+        for (const auto& id : lost) {
+            if (sched_->states().count(id) == 0) continue;
+            spdlog::warn("event=sched_lost tenant={} action=left_to_kernel reason={}",
+                         log::quote(id), log::quote(sched_->stats().last_error));
+            (void)sched_->remove(id);
+            sched_modes_[id] = gang::Mode::kKernel;
+        }
+        sched_log_change();
+        next = sched_->tick();
+    }
+    return probe_next < 0 ? next : next < 0 ? probe_next : std::min(next, probe_next);
+}
 
 }  // namespace vtasos::daemon

@@ -8,6 +8,9 @@
 
 #include "vtasos/drivers/driver.h"
 #include "vtasos/drivers/internal/linux.h"
+#ifdef VTASOS_HAVE_XEN
+#include "vtasos/xen/xen_driver.h"  // hv-backend/xen links itself into this library
+#endif
 
 namespace vtasos {
 namespace {
@@ -24,10 +27,20 @@ Result<std::unique_ptr<Driver>> make_linux(const DriverConfig& config) {
     return linuxdrv::make_linux_driver(config, linuxdrv::make_real_linux_ops());
 }
 
+Result<std::unique_ptr<Driver>> make_xen(const DriverConfig& config) {
+#ifdef VTASOS_HAVE_XEN
+    return xen::make_xen_driver(config);
+#else
+    return Error(Errc::kUnavailable,
+                 "driver \"xen\": this build has no Xen support (libxen-dev was not found when "
+                 "configuring; install it and rebuild)");
+#endif
+}
+
 constexpr DriverEntry kDrivers[] = {
     {"linux", "processes: cpuset + freezer cgroups (v1 or v2) and sched_setaffinity", &make_linux},
     // {"kvm", "QEMU vCPU threads via QMP, pinned and frozen like linux", &make_kvm},
-    // {"xen", "libxenctrl: vcpu affinity, cpupools, pause/unpause", &make_xen},
+    {"xen", "libxenctrl: vcpu affinity, cpupools, pause/unpause", &make_xen},
     // {"sim", "discrete-event model of big nodes", &make_sim},
 };
 

@@ -1,11 +1,11 @@
 #include "vtasos/gang/gang.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace vtasos::gang {
 
@@ -14,17 +14,22 @@ Result<Policy> parse_policy(std::string_view name) {
     if (name == "feedback") return Policy::kFeedback;
     if (name == "auto") return Policy::kAuto;
     if (name == "off") return Policy::kOff;
-    return make_error(Errc::kInvalidArgument,
-                      fmt::format("sched policy: unknown policy '{}' (expected gang, feedback, auto or off)",
-                                  name));
+    return make_error(
+        Errc::kInvalidArgument,
+        fmt::format("sched policy: unknown policy '{}' (expected gang, feedback, auto or off)",
+                    name));
 }
 
 std::string_view policy_name(Policy p) {
     switch (p) {
-        case Policy::kGang: return "gang";
-        case Policy::kFeedback: return "feedback";
-        case Policy::kAuto: return "auto";
-        case Policy::kOff: return "off";
+        case Policy::kGang:
+            return "gang";
+        case Policy::kFeedback:
+            return "feedback";
+        case Policy::kAuto:
+            return "auto";
+        case Policy::kOff:
+            return "off";
     }
     return "off";
 }
@@ -39,15 +44,42 @@ Status validate_slice_ms(long long ms) {
 
 bool should_gang(Policy policy, const SchedWish& wish, const Profile* profile,
                  const GangThresholds& th) {
-    if (policy == Policy::kOff || policy == Policy::kFeedback) return false;
-    if (profile && profile->gang.has_value() && !*profile->gang) return false;  // forbidden
-    if (policy == Policy::kGang) return true;
-    // auto
-    if (wish.gang) return true;
-    if (profile && profile->gang.value_or(false)) return true;
-    if (!profile) return false;
-    return profile->barrier_rate_hz >= th.barrier_rate_hz ||
-           profile->sync_fraction >= th.sync_fraction;
+    // The non-malleable view (an MPI job): sync over the threshold means gang.
+    return decide(policy, TenantFacts{wish, profile, false}, th) == Mode::kGang;
+}
+
+std::string_view mode_name(Mode m) {
+    switch (m) {
+        case Mode::kKernel:
+            return "kernel";
+        case Mode::kGang:
+            return "gang";
+        case Mode::kShare:
+            return "share";
+    }
+    return "kernel";
+}
+
+Mode decide(Policy policy, const TenantFacts& f, const GangThresholds& th) {
+    const Profile* p = f.profile;
+    const bool forbidden = p && p->gang.has_value() && !*p->gang;
+    switch (policy) {
+        case Policy::kOff:
+            return Mode::kKernel;
+        case Policy::kFeedback:
+            return Mode::kShare;
+        case Policy::kGang:
+            return forbidden ? Mode::kKernel : Mode::kGang;
+        case Policy::kAuto:
+            break;
+    }
+    if (forbidden) return Mode::kKernel;
+    if (f.wish.gang || (p && p->gang.value_or(false))) return Mode::kGang;
+    if (!p) return Mode::kKernel;
+    const bool syncs =
+        p->barrier_rate_hz >= th.barrier_rate_hz || p->sync_fraction >= th.sync_fraction;
+    if (!syncs) return Mode::kKernel;
+    return f.malleable ? Mode::kShare : Mode::kGang;
 }
 
 namespace {
@@ -314,6 +346,75 @@ std::map<std::string, TenantState> Scheduler::states() const {
         TenantState s = st;
         if (!s.frozen && s.scheduled) s.run_ns += clock_.now_ns() - last_account_;
         out[id] = s;
+    }
+    return out;
+}
+
+std::map<std::string, std::vector<int>> feedback_shares(const std::vector<ShareTenant>& tenants) {
+    std::vector<const ShareTenant*> t;
+    for (const auto& x : tenants) t.push_back(&x);
+    std::sort(t.begin(), t.end(), [](auto* a, auto* b) { return a->id < b->id; });
+    const size_t n = t.size();
+    std::vector<int> comp(n, -1);
+    std::map<std::string, std::vector<int>> out;
+    for (size_t i = 0; i < n; ++i) {
+        if (comp[i] >= 0) continue;
+        std::vector<size_t> members, stack{i};
+        comp[i] = static_cast<int>(i);
+        while (!stack.empty()) {
+            size_t v = stack.back();
+            stack.pop_back();
+            members.push_back(v);
+            for (size_t w = 0; w < n; ++w)
+                if (comp[w] < 0 && overlaps(t[v]->pus, t[w]->pus)) {
+                    comp[w] = comp[i];
+                    stack.push_back(w);
+                }
+        }
+        std::sort(members.begin(), members.end());
+        if (members.size() == 1) {
+            out[t[i]->id] = t[i]->pus;
+            continue;
+        }
+        std::set<int> pool;
+        for (size_t v : members) pool.insert(t[v]->pus.begin(), t[v]->pus.end());
+        std::vector<int> pus(pool.begin(), pool.end());
+        const int P = static_cast<int>(pus.size());
+        const int m = static_cast<int>(members.size());
+        if (m >= P) {
+            // More tenants than PUs: one PU each, round-robin (some must share).
+            for (int k = 0; k < m; ++k) out[t[members[k]]->id] = {pus[k % P]};
+            continue;
+        }
+        // Largest remainder over the PUs left after everyone's one PU.
+        long total = 0;
+        for (size_t v : members) total += std::max(1, t[v]->cpus);
+        std::vector<int> give(members.size(), 1);
+        std::vector<std::pair<double, size_t>> rem;
+        int left = P - m;
+        for (size_t k = 0; k < members.size(); ++k) {
+            const int want = std::max(1, t[members[k]]->cpus);
+            double exact = static_cast<double>(P) * want / static_cast<double>(total);
+            int extra = std::clamp(static_cast<int>(std::floor(exact)) - 1, 0, want - 1);
+            extra = std::min(extra, left);
+            give[k] += extra;
+            left -= extra;
+            rem.push_back({exact - std::floor(exact), k});
+        }
+        std::stable_sort(rem.begin(), rem.end(),
+                         [](auto& a, auto& b) { return a.first > b.first; });
+        for (int pass = 0; left > 0 && pass < 2; ++pass)
+            for (auto& [r, k] : rem) {
+                if (left == 0) break;
+                if (give[k] >= std::max(1, t[members[k]]->cpus)) continue;
+                ++give[k];
+                --left;
+            }
+        int next = 0;
+        for (size_t k = 0; k < members.size(); ++k) {
+            auto& v = out[t[members[k]]->id];
+            for (int j = 0; j < give[k]; ++j) v.push_back(pus[static_cast<size_t>(next++)]);
+        }
     }
     return out;
 }

@@ -9,6 +9,9 @@
  *   /vtasos/app        path of the executable
  *   /vtasos/args       built-in arguments      /vtasos/run/args  run-time ones (replace)
  *   /vtasos/env        built-in KEY=VALUE      /vtasos/run/env   run-time ones (appended)
+ *   /vtasos/modules    kernel modules to load first, dependencies first (vtasos-image --channel)
+ * With vtasos.channel=1 on the kernel command line it waits (at most 5 s) for the virtio-serial
+ * ports and links /dev/virtio-ports/<name> to /dev/vportNpM, as udev would.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,8 +21,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_WORDS 1024
@@ -60,6 +66,52 @@ static void power_off(void) {
     for (;;) pause();
 }
 
+static void load_modules(void) {
+    static char* mods[MAX_WORDS];
+    int n = add_words("/vtasos/modules", mods, 0);
+    for (int i = 0; i < n; ++i) {
+        int fd = open(mods[i], O_RDONLY | O_CLOEXEC);
+        /* Flag 4 = MODULE_INIT_COMPRESSED_FILE, for .ko.xz/.ko.zst on kernels that decompress. */
+        int flags = strstr(mods[i], ".ko.") ? 4 : 0;
+        if (fd < 0 || syscall(SYS_finit_module, fd, "", flags) != 0)
+            if (errno != EEXIST) printf("vtasos-init: load %s: %s\n", mods[i], strerror(errno));
+        if (fd >= 0) close(fd);
+    }
+}
+
+/* The ports appear asynchronously (the host announces them on the control queue). */
+static void link_virtio_ports(void) {
+    size_t len = 0;
+    char* cmdline = slurp("/proc/cmdline", &len);
+    int want = cmdline && strstr(cmdline, "vtasos.channel=1") != NULL;
+    free(cmdline);
+    if (!want) return;
+    mkdir("/dev/virtio-ports", 0755);
+    for (int tries = 0; tries < 500; ++tries) {
+        int linked = 0;
+        DIR* d = opendir("/sys/class/virtio-ports");
+        struct dirent* e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            char path[512], target[300], link[512];
+            snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+            char* name = slurp(path, &len);
+            if (name && len > 0) {
+                name[strcspn(name, "\n")] = 0;
+                snprintf(target, sizeof target, "../%s", e->d_name);
+                snprintf(link, sizeof link, "/dev/virtio-ports/%s", name);
+                if (symlink(target, link) == 0 || errno == EEXIST) ++linked;
+            }
+            free(name);
+        }
+        if (d) closedir(d);
+        if (linked > 0) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    printf("vtasos-init: no virtio-serial port appeared within 5 s\n");
+}
+
 int main(void) {
     mkdir("/proc", 0755);
     mkdir("/sys", 0755);
@@ -80,6 +132,8 @@ int main(void) {
         if (con > 2) close(con);
     }
     setvbuf(stdout, NULL, _IONBF, 0);
+    load_modules();
+    link_virtio_ports();
 
     size_t len = 0;
     char* app = slurp("/vtasos/app", &len);

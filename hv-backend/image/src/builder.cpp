@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -196,6 +197,63 @@ Result<std::vector<CpioEntry>> read_cpio(const std::string& a) {
     return out;
 }
 
+std::string kernel_version_of(const std::string& vmlinuz) {
+    std::string base = fs::path(vmlinuz).filename().string();
+    return base.rfind("vmlinuz-", 0) == 0 ? base.substr(8) : base;
+}
+
+Result<std::vector<std::string>> module_closure(const std::string& version,
+                                                const std::vector<std::string>& modules) {
+    std::string root = "/lib/modules/" + version;
+    auto dep = read_file(root + "/modules.dep");
+    if (!dep)
+        return make_error(Errc::kNotFound,
+                          fmt::format("{}/modules.dep: not readable (install the modules of "
+                                      "kernel {}: linux-image-{})",
+                                      root, version, version));
+    // "kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio.ko ..."
+    std::map<std::string, std::pair<std::string, std::vector<std::string>>> by_name;
+    std::istringstream in(*dep);
+    std::string line;
+    auto name_of = [](const std::string& path) {
+        std::string n = fs::path(path).filename().string();
+        n = n.substr(0, n.find(".ko"));
+        std::replace(n.begin(), n.end(), '-', '_');
+        return n;
+    };
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string path = line.substr(0, colon);
+        std::istringstream deps(line.substr(colon + 1));
+        std::vector<std::string> d;
+        for (std::string w; deps >> w;) d.push_back(w);
+        by_name[name_of(path)] = {path, d};
+    }
+    std::vector<std::string> order;
+    std::set<std::string> seen;
+    // modules.dep lists every (transitive) dependency, the deepest last: load them in reverse.
+    for (const auto& m : modules) {
+        auto it = by_name.find(m);
+        if (it == by_name.end())
+            return make_error(Errc::kNotFound,
+                              fmt::format("kernel module {} not in {}/modules.dep (built in "
+                                          "or missing)",
+                                          m, root));
+        std::vector<std::string> chain(it->second.second.rbegin(), it->second.second.rend());
+        chain.push_back(it->second.first);
+        for (auto& rel : chain) {
+            std::string full = rel.front() == '/' ? rel : root + "/" + rel;
+            if (!seen.insert(full).second) continue;
+            if (access(full.c_str(), R_OK) != 0)
+                return make_error(Errc::kNotFound, fmt::format("kernel module {}: {}", full,
+                                                               std::strerror(errno)));
+            order.push_back(full);
+        }
+    }
+    return order;
+}
+
 Result<std::string> find_init() {
     if (const char* e = std::getenv("VTASOS_INIT"); e && *e) {
         if (access(e, R_OK) == 0) return std::string(e);
@@ -280,6 +338,24 @@ Result<BuildReport> build_image(const BuildOptions& opt) {
                 break;
             }
     }
+    std::vector<std::string> module_paths;  // guest paths, loading order
+    if (opt.channel) {
+        std::string ver = opt.kernel_version;
+        if (ver.empty()) {
+            auto k = find_kernel();
+            if (!k) return ctx(k.error().with_context("--channel"));
+            ver = kernel_version_of(*k);
+        }
+        auto mods = module_closure(ver, {"virtio_pci", "virtio_console"});
+        if (!mods) return ctx(mods.error().with_context("--channel"));
+        for (size_t i = 0; i < mods->size(); ++i) {
+            std::string g = fmt::format("vtasos/kmod/{:02}-{}", i,
+                                        fs::path((*mods)[i]).filename().string());
+            add(g, (*mods)[i]);
+            module_paths.push_back("/" + g);
+        }
+        env.push_back(std::string("VTASOS_SOCKET=virtio:") + kChannelGuestPath);
+    }
     for (auto& [host, guest] : opt.files) {
         if (access(host.c_str(), R_OK) != 0)
             return ctx(make_error(Errc::kNotFound, fmt::format("--file {}: no such file", host)));
@@ -319,6 +395,7 @@ Result<BuildReport> build_image(const BuildOptions& opt) {
     meta("vtasos/app", "/" + app_guest);
     meta("vtasos/args", join_nul(opt.args));
     meta("vtasos/env", join_nul(env));
+    if (!module_paths.empty()) meta("vtasos/modules", join_nul(module_paths));
     std::string archive = write_cpio(entries);
     if (opt.gzip) {
         auto gz = find_program("gzip");

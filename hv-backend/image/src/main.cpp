@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "vtasos/image/image.h"
+#include "xlcfg.h"
 
 using namespace vtasos;
 using namespace vtasos::image;
@@ -27,9 +28,14 @@ int main(int argc, char** argv) {
     build->add_option("--out", b.out, "Image file to write")->required();
     build->add_option("--with-ompt", ompt, "OMPT tool library (sets OMP_TOOL_LIBRARIES)");
     build->add_option("--init", b.init, "Static init (default: vtasos-init next to this tool)");
-    build->add_option("--file", files, "Extra file HOST[:GUEST] (default guest dir /files)");
-    build->add_option("--env", b.env, "Environment KEY=VALUE baked into the image");
+    build->add_option("--file", files, "Extra file HOST[:GUEST] (default guest dir /files)")
+        ->allow_extra_args(false);
+    build->add_option("--env", b.env, "Environment KEY=VALUE baked into the image")
+        ->allow_extra_args(false);
     build->add_flag("--gzip", b.gzip, "Compress the image with gzip");
+    build->add_flag("--channel", b.channel,
+                    "Carry virtio_console and point VTASOS_SOCKET at the vtasosd channel "
+                    "(for vtasosctl run --vm)");
     build->add_option("args", b.args, "Default application arguments (after --)");
 
     RunOptions r;
@@ -47,8 +53,10 @@ int main(int argc, char** argv) {
     run->add_option("--boot", boot,
                     "auto (PVH direct boot of the cached uncompressed kernel when possible), "
                     "bzimage or pvh");
-    run->add_option("--append", r.qemu.append, "Extra kernel command-line word");
-    run->add_option("--env", r.env, "Run-time environment KEY=VALUE");
+    // One value per occurrence: a list option would otherwise swallow "--" and the app's args.
+    run->add_option("--append", r.qemu.append, "Extra kernel command-line word")
+        ->allow_extra_args(false);
+    run->add_option("--env", r.env, "Run-time environment KEY=VALUE")->allow_extra_args(false);
     run->add_option("--timeout", timeout_s, "Kill QEMU after this many seconds")
         ->check(CLI::Range(1, 86400));
     run->add_option("--log", log, "Write the serial console to this file instead of stdout");
@@ -57,8 +65,11 @@ int main(int argc, char** argv) {
     auto* args_opt = run->add_option("args", r.args, "Application arguments (after --)");
 
     auto* acc = app.add_subcommand("accel", "Print the accelerator a run would use and why");
+    XlCfgCommand xlcfg;  // `xlcfg`: an xl.cfg for a Xen PV domU (src/xlcfg.cpp)
+    add_xlcfg_command(app, xlcfg);
     CLI11_PARSE(app, argc, argv);
 
+    if (xlcfg.sub->parsed()) return run_xlcfg_command(xlcfg);
     if (acc->parsed()) {
         auto d = probe_accelerator();
         fmt::print("{}: {}\n", to_string(d.accel), d.reason);

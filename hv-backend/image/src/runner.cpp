@@ -184,13 +184,26 @@ std::vector<std::string> qemu_argv(const QemuConfig& cfg, const std::string& qem
                                "-no-user-config",
                                "-display",
                                "none",
-                               "-serial",
-                               "stdio",
                                "-monitor",
                                "none",
                                "-no-reboot"};
+    if (cfg.console_socket.empty() && !cfg.console_log.empty()) {
+        a.insert(a.end(), {"-serial", "file:" + cfg.console_log});
+    } else if (cfg.console_socket.empty()) {
+        a.insert(a.end(), {"-serial", "stdio"});
+    } else {
+        a.insert(a.end(), {"-chardev", fmt::format("socket,id=con0,path={},server=off",
+                                                   cfg.console_socket),
+                           "-serial", "chardev:con0"});
+    }
+    if (!cfg.channel_socket.empty())
+        a.insert(a.end(),
+                 {"-device", "virtio-serial-pci,id=vser0", "-chardev",
+                  fmt::format("socket,id=vch0,path={},server=off", cfg.channel_socket), "-device",
+                  fmt::format("virtserialport,bus=vser0.0,chardev=vch0,name={}", kChannelName)});
     if (cfg.boot) {
         std::vector<std::string> cmd{"console=ttyS0", "quiet", "panic=-1"};
+        if (!cfg.channel_socket.empty()) cmd.push_back("vtasos.channel=1");  // init waits for it
         cmd.insert(cmd.end(), cfg.append.begin(), cfg.append.end());
         a.insert(a.end(),
                  {"-kernel", cfg.kernel, "-initrd", cfg.initrd, "-append", join(cmd, " ")});
@@ -270,6 +283,9 @@ Result<QemuProcess> launch_qemu(const QemuConfig& cfg) {
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the launcher
         if (getppid() != parent) _exit(127);
+        sigset_t none;  // a launcher blocking signals for signalfd (vtasosd) must not pass it on
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
         dup2(p[1], 1);
@@ -389,6 +405,14 @@ Status qmp_quit(const std::string& socket) {
     return {};
 }
 
+Status qmp_cont(const std::string& socket) {
+    Qmp q;
+    if (auto s = q.connect(socket, std::chrono::seconds(5)); !s) return s.error();
+    auto r = q.execute("cont");
+    if (!r) return r.error();
+    return {};
+}
+
 Status pin_thread(pid_t tid, int cpu) {
     if (cpu < 0 || cpu >= CPU_SETSIZE)
         return make_error(Errc::kInvalidArgument,
@@ -429,21 +453,59 @@ struct TempFile {
 };
 }  // namespace
 
-Result<RunResult> run_image(const RunOptions& opt) {
-    auto ctx = [](const Error& e) { return e.with_context("vtasos-image run"); };
+Result<QemuConfig> prepare_boot(const RunOptions& opt, Accel accel, const std::string& initrd_out,
+                                std::string* kernel_note) {
     auto img = internal::read_file(opt.image);
-    if (!img) return ctx(img.error());
+    if (!img) return img.error();
     for (auto& e : opt.env)
         if (e.find('=') == std::string::npos || e.front() == '=')
-            return ctx(make_error(Errc::kInvalidArgument,
-                                  fmt::format("--env '{}': expected KEY=VALUE", e)));
+            return make_error(Errc::kInvalidArgument,
+                              fmt::format("--env '{}': expected KEY=VALUE", e));
+    for (auto* p : {&opt.qemu.console_socket, &opt.qemu.channel_socket, &opt.qemu.console_log})
+        if (p->find(',') != std::string::npos)  // QEMU's option syntax would split it
+            return make_error(Errc::kInvalidArgument,
+                              fmt::format("socket path {}: must not contain ','", *p));
+    // The run-time arguments travel as a second cpio archive appended to the image:
+    // the kernel unpacks concatenated archives in order, so nothing is quoted on the cmdline.
+    std::string data = std::move(*img);
+    while (data.size() % 4) data.push_back('\0');
+    data += write_cpio(run_overlay(opt));
+    if (auto s = internal::write_file(initrd_out, data); !s) return s.error();
+
+    QemuConfig cfg = opt.qemu;
+    cfg.initrd = initrd_out;
+    if (auto q = find_program(cfg.qemu); !q) return q.error();
+    if (cfg.kernel.empty()) {
+        auto k = find_kernel();
+        if (!k) return k.error();
+        cfg.kernel = *k;
+    } else if (access(cfg.kernel.c_str(), R_OK) != 0) {
+        return make_error(Errc::kNotFound,
+                          fmt::format("kernel {}: {}", cfg.kernel, std::strerror(errno)));
+    }
+    if (opt.boot != KernelBoot::kBzImage) {
+        auto pvh = pvh_kernel(cfg.kernel);
+        if (pvh) {
+            cfg.kernel = *pvh;
+        } else if (opt.boot == KernelBoot::kPvh) {
+            return pvh.error();
+        } else if (kernel_note) {
+            *kernel_note = pvh.error().message();
+        }
+    }
+    cfg.accel = accel;
+    auto words = timer_cmdline(opt.timer, cfg.cpus);
+    cfg.append.insert(cfg.append.begin(), words.begin(), words.end());
+    return cfg;
+}
+
+Result<RunResult> run_image(const RunOptions& opt) {
+    auto ctx = [](const Error& e) { return e.with_context("vtasos-image run"); };
     RunResult res;
     res.accel = opt.force_accel ? AccelDecision{*opt.force_accel, opt.accel_reason.empty()
                                                                       ? "chosen by the caller"
                                                                       : opt.accel_reason}
                                 : probe_accelerator();
-    // The run-time arguments travel as a second cpio archive appended to the image:
-    // the kernel unpacks concatenated archives in order, so nothing is quoted on the cmdline.
     const char* tmpdir = std::getenv("TMPDIR");
     std::string tmpl = fmt::format("{}/vtasos-initrd-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     int fd = mkstemp(tmpl.data());
@@ -452,36 +514,10 @@ Result<RunResult> run_image(const RunOptions& opt) {
             make_error(Errc::kIo, fmt::format("mkstemp {}: {}", tmpl, std::strerror(errno))));
     close(fd);
     TempFile initrd{tmpl};
-    std::string data = std::move(*img);
-    while (data.size() % 4) data.push_back('\0');
-    data += write_cpio(run_overlay(opt));
-    if (auto s = internal::write_file(initrd.path, data); !s) return ctx(s.error());
-
-    QemuConfig cfg = opt.qemu;
-    cfg.initrd = initrd.path;
-    if (auto q = find_program(cfg.qemu); !q) return ctx(q.error());
-    if (cfg.kernel.empty()) {
-        auto k = find_kernel();
-        if (!k) return ctx(k.error());
-        cfg.kernel = *k;
-    } else if (access(cfg.kernel.c_str(), R_OK) != 0) {
-        return ctx(make_error(Errc::kNotFound,
-                              fmt::format("kernel {}: {}", cfg.kernel, std::strerror(errno))));
-    }
-    if (opt.boot != KernelBoot::kBzImage) {
-        auto pvh = pvh_kernel(cfg.kernel);
-        if (pvh) {
-            cfg.kernel = *pvh;
-        } else if (opt.boot == KernelBoot::kPvh) {
-            return ctx(pvh.error());
-        } else {
-            res.kernel_note = pvh.error().message();
-        }
-    }
+    auto prepared = prepare_boot(opt, res.accel.accel, initrd.path, &res.kernel_note);
+    if (!prepared) return ctx(prepared.error());
+    QemuConfig cfg = std::move(*prepared);
     res.kernel = cfg.kernel;
-    cfg.accel = res.accel.accel;
-    auto words = timer_cmdline(opt.timer, cfg.cpus);
-    cfg.append.insert(cfg.append.begin(), words.begin(), words.end());
     auto t0 = Clock::now();
     auto q = launch_qemu(cfg);
     if (!q) return ctx(q.error());

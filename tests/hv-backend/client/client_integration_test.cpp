@@ -36,6 +36,18 @@ TEST_F(ClientDaemonTest, CApiRegisterAdviceUpdateRelease) {
     auto a = json::parse(advice);
     EXPECT_GT(a["node_load"].get<double>(), 0.0);
     EXPECT_EQ(a["suggested_threads"], 1);
+    double load = -1;
+    int threads = -1, gang = -1;
+    ASSERT_EQ(vtasos_advice_values(c, "capi", &load, &threads, &gang), VTASOS_OK)
+        << vtasos_last_error(c);
+    EXPECT_DOUBLE_EQ(load, a["node_load"].get<double>());
+    EXPECT_EQ(threads, 1);
+    EXPECT_EQ(gang, 0);
+    ::unsetenv("VTASOS_MPI_TENANT");
+    EXPECT_EQ(vtasos_advice_values(c, nullptr, &load, nullptr, nullptr), VTASOS_E_INVAL);
+    ::setenv("VTASOS_MPI_TENANT", "capi", 1);  // as the Open MPI hook publishes it
+    EXPECT_EQ(vtasos_advice_values(c, nullptr, nullptr, &threads, nullptr), VTASOS_OK);
+    ::unsetenv("VTASOS_MPI_TENANT");
 
     EXPECT_EQ(vtasos_update(c, "capi",
                             R"({"threads":1,"barrier_rate_hz":50,"bandwidth":{"class":"low"}})"),

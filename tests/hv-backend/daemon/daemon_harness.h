@@ -185,8 +185,15 @@ public:
         stop();
         std::error_code ec;
         if (!::getenv("VTASOS_KEEP_TEST_DIR")) std::filesystem::remove_all(dir_, ec);
+        // A test that killed its daemon leaves tenant cgroups behind: thaw and
+        // remove them (their processes are gone by now), then the parent.
         for (const char* c : {"cpuset", "freezer", ""}) {
             std::string p = std::string("/sys/fs/cgroup/") + c + (*c ? "/" : "") + parent_;
+            for (const auto& child : std::filesystem::directory_iterator(p, ec)) {
+                if (!child.is_directory(ec)) continue;
+                std::ofstream(child.path() / "freezer.state") << "THAWED";
+                ::rmdir(child.path().c_str());
+            }
             ::rmdir(p.c_str());
         }
     }

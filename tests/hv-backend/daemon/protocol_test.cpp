@@ -31,7 +31,7 @@ TEST(ProtocolTest, OpTableNamesAreUniqueAndRoundTrip) {
         EXPECT_EQ(to_string(row.op), row.name);
         EXPECT_FALSE(row.summary.empty());
     }
-    EXPECT_EQ(names.size(), 10u);
+    EXPECT_EQ(names.size(), 11u);
 }
 
 TEST(ProtocolTest, HelloAndEmptyOps) {

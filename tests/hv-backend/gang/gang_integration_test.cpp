@@ -3,9 +3,10 @@
 // placements overlap), --sched-policy gang --slice-ms 20.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "daemon_harness.h"
@@ -49,7 +50,10 @@ protected:
     }
     std::optional<json> reg(RawConn& c, const std::string& t, pid_t pid) {
         json req = {{"cpus", npus_}, {"coexist", "pu"}, {"sched", {{"gang", true}}}};
-        return c.call({{"op", "register"}, {"tenant", t}, {"pids", {pid}}, {"detached", true},
+        return c.call({{"op", "register"},
+                       {"tenant", t},
+                       {"pids", {pid}},
+                       {"detached", true},
                        {"request", req}});
     }
     Daemon d_;
@@ -141,6 +145,39 @@ TEST_F(GangIntegration, SigtermAndTenantExitThaw) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_GT(cpu_ticks(a2.pid()), x);
     EXPECT_GT(cpu_ticks(b.pid()), y);
+}
+
+// Someone else moves a frozen tenant's process out and removes its freezer
+// cgroup: the daemon stops slicing that tenant (it is thawed by the move),
+// keeps serving, and the other tenant runs on alone.
+TEST_F(GangIntegration, CgroupRemovedByOthersWhileFrozen) {
+    Child a(Child::kSpin), b(Child::kSpin);
+    RawConn c(d_.socket());
+    ASSERT_TRUE(reg(c, "rm-a", a.pid()).value().value("ok", false));
+    ASSERT_TRUE(reg(c, "rm-b", b.pid()).value().value("ok", false));
+    const std::string dir = "/sys/fs/cgroup/freezer/" + d_.parent() + "/rm-a";
+    ASSERT_TRUE(eventually(
+        [&] { return read_file(dir + "/freezer.state").rfind("FROZEN", 0) == 0; }, 2000));
+    {
+        std::ofstream out("/sys/fs/cgroup/freezer/cgroup.procs");
+        out << a.pid() << "\n";
+    }
+    ASSERT_EQ(::rmdir(dir.c_str()), 0) << std::strerror(errno);
+    ASSERT_TRUE(
+        eventually([&] { return d_.log().find("event=sched_lost") != std::string::npos; }, 3000))
+        << d_.log();
+    auto st = c.call({{"op", "status"}});
+    ASSERT_TRUE(st && (*st)["ok"]) << err(st);
+    // Both run freely now: a in the root freezer cgroup, b alone in the matrix.
+    long long a0 = cpu_ticks(a.pid()), b0 = cpu_ticks(b.pid());
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    EXPECT_GT(cpu_ticks(a.pid()) - a0, 5);
+    EXPECT_GT(cpu_ticks(b.pid()) - b0, 5);
+    EXPECT_EQ(read_file("/sys/fs/cgroup/freezer/" + d_.parent() + "/rm-b/freezer.state"),
+              "THAWED\n");
+    // Release of the half-removed tenant still works (idempotent driver release).
+    auto rel = c.call({{"op", "release"}, {"tenant", "rm-a"}});
+    EXPECT_TRUE(rel && (*rel)["ok"]) << err(rel);
 }
 
 }  // namespace

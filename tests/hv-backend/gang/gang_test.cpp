@@ -118,6 +118,76 @@ TEST(GangPolicy, ShouldGang) {
     EXPECT_FALSE(should_gang(Policy::kFeedback, want, &sync));
 }
 
+TEST(GangPolicy, DecidePerPolicyAndTenant) {
+    SchedWish want;
+    want.gang = true;
+    Profile sync;
+    sync.barrier_rate_hz = 2000;
+    Profile ep;  // no sync: EP-like
+    Profile forbid = sync;
+    forbid.gang = false;
+    Profile waits;  // few barriers, but MPI waits take 30% of the time
+    waits.barrier_rate_hz = 5;
+    waits.sync_fraction = 0.3;
+    auto omp = [](const Profile* p, SchedWish w = {}) { return TenantFacts{w, p, true}; };
+    auto mpi = [](const Profile* p, SchedWish w = {}) { return TenantFacts{w, p, false}; };
+    // auto: sync decides; malleable OpenMP shrinks, MPI (fixed ranks) is ganged.
+    EXPECT_EQ(decide(Policy::kAuto, omp(&sync)), Mode::kShare);
+    EXPECT_EQ(decide(Policy::kAuto, mpi(&sync)), Mode::kGang);
+    EXPECT_EQ(decide(Policy::kAuto, mpi(&waits)), Mode::kGang);
+    EXPECT_EQ(decide(Policy::kAuto, omp(&ep)), Mode::kKernel);
+    EXPECT_EQ(decide(Policy::kAuto, mpi(&ep)), Mode::kKernel);
+    EXPECT_EQ(decide(Policy::kAuto, omp(nullptr)), Mode::kKernel);
+    EXPECT_EQ(decide(Policy::kAuto, omp(&ep, want)), Mode::kGang);        // explicit wish
+    EXPECT_EQ(decide(Policy::kAuto, omp(&forbid, want)), Mode::kKernel);  // forbid wins
+    // Thresholds are inclusive and configurable.
+    GangThresholds th;
+    Profile edge;
+    edge.barrier_rate_hz = th.barrier_rate_hz;
+    EXPECT_EQ(decide(Policy::kAuto, mpi(&edge), th), Mode::kGang);
+    edge.barrier_rate_hz = th.barrier_rate_hz * 0.99;
+    EXPECT_EQ(decide(Policy::kAuto, mpi(&edge), th), Mode::kKernel);
+    // Fixed policies.
+    EXPECT_EQ(decide(Policy::kGang, omp(&ep)), Mode::kGang);
+    EXPECT_EQ(decide(Policy::kGang, omp(&forbid)), Mode::kKernel);
+    EXPECT_EQ(decide(Policy::kFeedback, mpi(&sync, want)), Mode::kShare);
+    EXPECT_EQ(decide(Policy::kOff, omp(&sync, want)), Mode::kKernel);
+    EXPECT_EQ(mode_name(Mode::kShare), "share");
+}
+
+TEST(GangFeedback, SharesAreDisjointProportionalAndDeterministic) {
+    // Two 2-CPU apps stacked on PUs {0,1}: one PU each.
+    auto s = feedback_shares({{"b", {0, 1}, 2}, {"a", {0, 1}, 2}});
+    EXPECT_EQ(s["a"], (std::vector<int>{0}));
+    EXPECT_EQ(s["b"], (std::vector<int>{1}));
+    // 4 PUs, demands 3 and 1: 3 + 1; a lone tenant keeps its PUs.
+    s = feedback_shares({{"x", {0, 1, 2, 3}, 3}, {"y", {2, 3}, 1}, {"z", {6, 7}, 2}});
+    EXPECT_EQ(s["x"], (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(s["y"], (std::vector<int>{3}));
+    EXPECT_EQ(s["z"], (std::vector<int>{6, 7}));
+    // Never more PUs than CPUs asked for; leftovers stay unused.
+    s = feedback_shares({{"p", {0, 1, 2, 3}, 1}, {"q", {0, 1, 2, 3}, 1}});
+    EXPECT_EQ(s["p"].size(), 1u);
+    EXPECT_EQ(s["q"].size(), 1u);
+    EXPECT_NE(s["p"], s["q"]);
+    // More tenants than PUs: one PU each, round-robin.
+    s = feedback_shares({{"a", {0, 1}, 2}, {"b", {0, 1}, 2}, {"c", {0, 1}, 2}});
+    EXPECT_EQ(s["a"], (std::vector<int>{0}));
+    EXPECT_EQ(s["b"], (std::vector<int>{1}));
+    EXPECT_EQ(s["c"], (std::vector<int>{0}));
+    // Every PU is given at most once when tenants <= PUs.
+    s = feedback_shares({{"a", {0, 1, 2}, 3}, {"b", {1, 2, 3, 4}, 4}, {"c", {4}, 1}});
+    std::set<int> seen;
+    size_t total = 0;
+    for (auto& [id, pus] : s) {
+        EXPECT_FALSE(pus.empty()) << id;
+        total += pus.size();
+        seen.insert(pus.begin(), pus.end());
+    }
+    EXPECT_EQ(seen.size(), total);
+    EXPECT_EQ(total, 5u);
+}
+
 TEST(GangMatrix, RowsAreDisjointAndCoverOverlappingTenants) {
     // a overlaps b and c; b and c are disjoint; e overlaps nobody; n is not ganged.
     GangTenant n = T("n", {0});
@@ -211,8 +281,7 @@ TEST(GangSched, JoinAndLeaveMidSlice) {
     // c joined late; over the window since joining all three are sliced.
     auto before = sim.run_ms;
     sim.run(9000, {"a", "b", "c"});
-    for (auto id : {"a", "b", "c"})
-        EXPECT_NEAR(sim.run_ms[id] - before[id], 3000, 150) << id;
+    for (auto id : {"a", "b", "c"}) EXPECT_NEAR(sim.run_ms[id] - before[id], 3000, 150) << id;
     // Leave mid-slice while frozen: thawed immediately.
     std::string frozen_one = *sim.fz.frozen.begin();
     sim.clock.t += 3'000'000;

@@ -201,6 +201,60 @@ TEST(Qemu, ArgvHasAccelSmpSerialAndCmdline) {
     EXPECT_EQ(vi::qemu_argv(c, "q")[2], "kvm");
 }
 
+TEST(Qemu, ConsoleAndChannelSocketsForVmTenants) {
+    vi::QemuConfig c{.kernel = "/k", .initrd = "/i", .cpus = 2};
+    c.console_socket = "/run/x/console.sock";
+    c.channel_socket = "/run/x/chan.sock";
+    auto a = vi::qemu_argv(c, "q");
+    auto all = [&](const std::string& opt) {
+        std::vector<std::string> v;
+        for (size_t i = 0; i + 1 < a.size(); ++i)
+            if (a[i] == opt) v.push_back(a[i + 1]);
+        return v;
+    };
+    EXPECT_EQ(all("-serial"), std::vector<std::string>{"chardev:con0"});
+    EXPECT_TRUE(has(all("-chardev"), "socket,id=con0,path=/run/x/console.sock,server=off"));
+    EXPECT_TRUE(has(all("-chardev"), "socket,id=vch0,path=/run/x/chan.sock,server=off"));
+    EXPECT_TRUE(has(all("-device"), "virtio-serial-pci,id=vser0"));
+    EXPECT_TRUE(
+        has(all("-device"), "virtserialport,bus=vser0.0,chardev=vch0,name=org.vtasos.0"));
+    EXPECT_NE(all("-append").at(0).find("vtasos.channel=1"), std::string::npos);
+    c = {.kernel = "/k", .initrd = "/i"};
+    c.console_log = "/tmp/c.log";
+    a = vi::qemu_argv(c, "q");
+    EXPECT_EQ(all("-serial"), std::vector<std::string>{"file:/tmp/c.log"});
+    EXPECT_TRUE(all("-device").empty());
+    EXPECT_EQ(all("-append").at(0).find("vtasos.channel"), std::string::npos);
+}
+
+TEST(Build, ModuleClosureDependenciesFirst) {
+    auto k = vi::find_kernel();
+    if (!k) GTEST_SKIP() << k.error().to_string();
+    std::string ver = vi::kernel_version_of(*k);
+    EXPECT_EQ(vi::kernel_version_of("/boot/vmlinuz-6.1.0-56-amd64"), "6.1.0-56-amd64");
+    if (!fs::exists("/lib/modules/" + ver + "/modules.dep")) GTEST_SKIP() << "no modules.dep";
+    auto m = vi::module_closure(ver, {"virtio_pci", "virtio_console"});
+    if (!m && m.error().message().find("built in") != std::string::npos)
+        GTEST_SKIP() << m.error().to_string();  // a kernel with virtio built in
+    ASSERT_TRUE(m) << m.error().to_string();
+    auto pos = [&](const std::string& name) {
+        for (size_t i = 0; i < m->size(); ++i)
+            if (fs::path((*m)[i]).filename().string().rfind(name + ".ko", 0) == 0) return int(i);
+        return -1;
+    };
+    ASSERT_GE(pos("virtio_console"), 0);
+    EXPECT_EQ(pos("virtio_console"), int(m->size()) - 1);
+    if (pos("virtio") >= 0) EXPECT_LT(pos("virtio"), pos("virtio_pci"));
+    if (pos("virtio_ring") >= 0) EXPECT_LT(pos("virtio_ring"), pos("virtio"));
+    auto missing = vi::module_closure(ver, {"no_such_module_xyz"});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), Errc::kNotFound);
+    EXPECT_NE(missing.error().message().find("no_such_module_xyz"), std::string::npos);
+    auto nover = vi::module_closure("0.0.0-none", {"virtio_console"});
+    ASSERT_FALSE(nover);
+    EXPECT_NE(nover.error().message().find("modules.dep"), std::string::npos);
+}
+
 TEST(Run, QemuMissingKernelMissingImageMissing) {
     auto d = temp_dir();
     auto img = vi::build_image({.app = "/bin/true", .out = (d / "t.img").string()});

@@ -2,6 +2,7 @@
 // a fake OMPT library file): fast and independent of the real kernels and daemon.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "experiments.h"
@@ -23,7 +24,9 @@ struct Fakes {
     }();
     std::vector<std::string> tool_flags() const {
         return {"--kernel-dir", kernels.string(),      "--vtasosd",  VTASOS_FAKE_VTASOSD,
-                "--vtasosctl",  VTASOS_FAKE_VTASOSCTL, "--ompt-lib", lib.string()};
+                "--vtasosctl",  VTASOS_FAKE_VTASOSCTL, "--ompt-lib", lib.string(),
+                // No real guests in the fake tests (tests/hv-backend/image/guest_bench_test).
+                "--vtasos-image", "/nonexistent/vtasos-image"};
     }
 };
 
@@ -233,40 +236,48 @@ TEST(BenchE2eFake, PairsWithBudget) {
     EXPECT_NE(r.out.find("| cg+ft | cg | vtasos |"), std::string::npos) << r.out;
 }
 
-TEST(BenchE2eFake, CorunPoliciesGangNeedsTheOption) {
+TEST(BenchE2eFake, CorunPoliciesEachGetTheirOwnDaemon) {
     Fakes f;
     auto out = f.dir.path() / "out";
     auto r = testing::run_bench(cat({"corun", "--apps", "cg,mg", "--class", "S", "--threads", "2",
-                                     "--policies", "cfs-active,cfs-passive,gang,feedback", "--reps",
-                                     "2", "--warmup", "0", "--out", out.string()},
+                                     "--policies", "cfs-active,cfs-passive,gang,feedback,auto",
+                                     "--slice-ms", "20", "--reps", "2", "--warmup", "0", "--out",
+                                     out.string()},
                                     f.tool_flags()));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     expect_valid(out);
     expect_charts(out, {"corun-makespan"});
     auto j = testing::load_json(out / "results.json");
-    ASSERT_EQ(j["skipped"].size(), 2u);
-    EXPECT_NE(j["skipped"][0]["reason"].get<std::string>().find("no --gang option"),
-              std::string::npos);
+    EXPECT_TRUE(j["skipped"].empty()) << j["skipped"].dump();
     EXPECT_EQ(j["runs"][0]["env"]["OMP_WAIT_POLICY"], "active");
-    EXPECT_EQ(j["runs"].size(), 2u * 2 * 2);
+    EXPECT_EQ(j["runs"].size(), 5u * 2 * 2);
+    // Each vtasos policy runs through vtasosctl against a daemon started with its policy.
+    std::set<std::string> sockets;
+    for (const auto& run : j["runs"]) {
+        const std::string v = run["variant"];
+        if (v.rfind("cfs", 0) == 0) continue;
+        auto cmd = run["command"];
+        ASSERT_GE(cmd.size(), 3u);
+        EXPECT_EQ(cmd[1], "--socket");
+        sockets.insert(cmd[2].get<std::string>());
+    }
+    EXPECT_EQ(sockets.size(), 3u);
+    for (const auto& v : j["variants"])
+        if (v["name"] == "gang")
+            EXPECT_NE(v["detail"].get<std::string>().find("--sched-policy gang --slice-ms 20"),
+                      std::string::npos)
+                << v.dump();
 
-    // With a vtasosctl that knows --gang, the gang policy runs through it.
-    auto out2 = f.dir.path() / "out2";
-    auto g = testing::run_bench(
-        cat({"corun", "--apps", "cg,mg", "--class", "S", "--policies", "cfs-passive,gang", "--reps",
-             "1", "--warmup", "0", "--out", out2.string()},
-            f.tool_flags()),
-        {{"FAKE_VTASOSCTL_GANG", "1"}});
-    EXPECT_EQ(g.exit_code, 0) << g.err;
-    auto j2 = testing::load_json(out2 / "results.json");
-    EXPECT_TRUE(j2["skipped"].empty());
-    bool saw_gang = false;
-    for (const auto& run : j2["runs"])
-        if (run["variant"] == "gang") {
-            auto cmd = run["command"].dump();
-            saw_gang = cmd.find("\"--gang\"") != std::string::npos;
-        }
-    EXPECT_TRUE(saw_gang);
+    // Bad slice lengths and single apps are refused before anything runs.
+    auto bad = testing::run_bench(cat({"corun", "--apps", "cg,mg", "--slice-ms", "5", "--out",
+                                       (f.dir.path() / "bad").string()},
+                                      f.tool_flags()));
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_NE(bad.err.find("--slice-ms: 5 is out of range"), std::string::npos) << bad.err;
+    auto one = testing::run_bench(
+        cat({"corun", "--apps", "ep", "--out", (f.dir.path() / "one").string()}, f.tool_flags()));
+    EXPECT_NE(one.exit_code, 0);
+    EXPECT_NE(one.err.find("at least two apps"), std::string::npos) << one.err;
 }
 
 TEST(BenchE2eFake, NoiseProbe) {

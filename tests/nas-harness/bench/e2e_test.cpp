@@ -16,7 +16,8 @@ TEST(BenchE2e, ClassSAllKernelsNativeAndSkippedKvm) {
     auto r =
         testing::run_bench({"scaling", "--kernels", "ep,is,cg,mg,ft", "--class", "S", "--threads",
                             "1,2", "--modes", "native,kvm", "--reps", "1", "--warmup", "0",
-                            "--kernel-dir", VTASOS_REAL_KERNEL_DIR, "--out", out.string()});
+                            "--kernel-dir", VTASOS_REAL_KERNEL_DIR, "--vtasos-image",
+                            "/nonexistent/vtasos-image", "--out", out.string()});
     EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
     auto j = testing::load_json(out / "results.json");
     auto errors = validate_json(j, results_schema());

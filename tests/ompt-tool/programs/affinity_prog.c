@@ -1,19 +1,23 @@
 /* Prints the CPUs each OpenMP thread may run on, after a few regions:
  *   affinity thread=<i> cpus=<list>
- * Usage: affinity_prog [regions] (default 20). */
+ * Usage: affinity_prog [regions] [pause_us] (default 20 regions, no pause;
+ * with a pause it sleeps that long between regions, a run a test can act on). */
 #define _GNU_SOURCE
 #include <omp.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int main(int argc, char** argv) {
     int regions = argc > 1 ? atoi(argv[1]) : 20;
+    int pause_us = argc > 2 ? atoi(argv[2]) : 0;
     long sum = 0;
     for (int r = 0; r < regions; ++r) {
 #pragma omp parallel reduction(+ : sum)
         sum += 1;
+        if (pause_us > 0) usleep((useconds_t)pause_us);
     }
     char lines[256][512];
     int n = 0;

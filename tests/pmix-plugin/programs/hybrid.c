@@ -9,6 +9,10 @@
  *   --hold-end PATH  the same after the work loop, before MPI_Finalize
  *   --work N      iterations of the OpenMP/MPI loop (default 20)
  *   --spin-ms MS  rank 1 (or 0 if alone) spins MS ms before the barrier
+ *   --omp-first   run an OpenMP parallel region before MPI_Init (the OMPT
+ *                 tool then starts before the hook) and print, after MPI_Init,
+ *                 "rank R threads-affinity CPULIST[;CPULIST...]" from inside a
+ *                 parallel region
  */
 #define _GNU_SOURCE
 #include <mpi.h>
@@ -53,12 +57,18 @@ static void wait_for(const char* path, int rank) {
 int main(int argc, char** argv) {
     const char* hold = NULL;
     const char* hold_end = NULL;
-    int work = 20, spin_ms = 0;
+    int work = 20, spin_ms = 0, omp_first = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--hold") && i + 1 < argc) hold = argv[++i];
         else if (!strcmp(argv[i], "--hold-end") && i + 1 < argc) hold_end = argv[++i];
         else if (!strcmp(argv[i], "--work") && i + 1 < argc) work = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--spin-ms") && i + 1 < argc) spin_ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--omp-first")) omp_first = 1;
+    }
+    long long pre = 0;
+    if (omp_first) {
+#pragma omp parallel for reduction(+ : pre)
+        for (int i = 1; i <= 1000; ++i) pre += i;
     }
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
@@ -74,6 +84,27 @@ int main(int argc, char** argv) {
     printf("rank %d/%d pid %d local %s affinity %s threads %d tenant %s share %s\n", rank, size,
            (int)getpid(), local ? local : "?", aff, threads, tenant ? tenant : "-", pus ? pus : "-");
     fflush(stdout);
+    if (omp_first) {
+        /* every OpenMP thread's mask, threads created before MPI_Init included */
+        char line[4096];
+        int nt = 0;
+#pragma omp parallel
+        {
+#pragma omp single
+            nt = omp_get_num_threads();
+        }
+        char masks[64][256];
+#pragma omp parallel
+        {
+            int me = omp_get_thread_num();
+            if (me < 64) cpulist(masks[me], sizeof masks[me]);
+        }
+        size_t n = (size_t)snprintf(line, sizeof line, "rank %d threads-affinity ", rank);
+        for (int i = 0; i < nt && i < 64 && n < sizeof line; ++i)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s", i ? ";" : "", masks[i]);
+        printf("%s pre %lld\n", line, pre);
+        fflush(stdout);
+    }
     wait_for(hold, rank);
     if (spin_ms > 0 && rank == (size > 1 ? 1 : 0)) {
         struct timespec t0, t1;

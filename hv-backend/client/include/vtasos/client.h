@@ -73,6 +73,18 @@ int vtasos_update(vtasos_client* c, const char* tenant, const char* observations
  * "reason"}) to advice_json. */
 int vtasos_advice(vtasos_client* c, const char* tenant, char* advice_json, size_t len);
 
+/* The same advice as values, for MPI programs that do not parse JSON. `tenant`
+ * NULL or "": $VTASOS_MPI_TENANT (the job tenant the Open MPI hook joined and
+ * published in every rank). Out pointers may be NULL. *node_load: requested
+ * CPUs / PUs on the node (1.0 = full); *suggested_threads: threads to run now
+ * (its disjoint share of PUs under the feedback/auto policies, all its CPUs
+ * when gang scheduled or alone; 0 = no suggestion); *gang: 1 when the tenant
+ * is (or should be) gang scheduled, else 0. On error the outputs are unchanged.
+ * Errors: VTASOS_E_INVAL (no tenant given and $VTASOS_MPI_TENANT unset),
+ * VTASOS_E_PROTOCOL (advice without these fields), and those of vtasos_advice. */
+int vtasos_advice_values(vtasos_client* c, const char* tenant, double* node_load,
+                         int* suggested_threads, int* gang);
+
 /* Releases the tenant (unpin, thaw, remove its cgroup). */
 int vtasos_release(vtasos_client* c, const char* tenant);
 

@@ -11,7 +11,7 @@
 
 namespace vtasos {
 
-enum class TenantKind { kProcess, kVm };
+enum class TenantKind { kProcess, kVm, kDomain };  // kDomain: a Xen domain (xen driver)
 
 // Coexistence level of one CPU: the smallest topology unit it may share with
 // CPUs of OTHER tenants. Ordered from most to least permissive:

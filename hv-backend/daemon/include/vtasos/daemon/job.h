@@ -5,10 +5,13 @@
 // the first one's wait has passed, and hands each rank its share: the CPUs
 // [i*threads, (i+1)*threads) of the job, i being its position among the
 // ranks placed (local-rank order). The ranks bind themselves to their shares,
-// so a placed job is never re-applied: a rank that leaves or dies only gives
-// its share back in the books (other tenants may then be placed there). A
-// rank that comes after its job was placed gets a tenant of its own,
-// "<job tenant>.r<local rank>". Pure bookkeeping here; the Service does the I/O.
+// and a rank that leaves or dies gives its share back: the job's cgroup
+// shrinks to the remaining shares, and because a cgroup v1 cpuset write resets
+// every task's affinity to the cgroup's CPUs, the remaining ranks' own
+// per-thread masks are saved before and put back after (save_affinity /
+// restore_affinity). A rank that comes after its job was placed gets a tenant
+// of its own, "<job tenant>.r<local rank>". Bookkeeping here, plus those two
+// affinity helpers; the Service does the rest of the I/O.
 #pragma once
 
 #include <sys/types.h>
@@ -72,6 +75,25 @@ const Member* find(const JobInfo& job, pid_t pid);
 
 // Removes `pid`; true when it was a member.
 bool remove(JobInfo& job, pid_t pid);
+
+// The CPU mask of one thread of a rank.
+struct ThreadMask {
+    pid_t pid = 0;
+    pid_t tid = 0;
+    std::vector<int> pus;
+};
+
+// The masks of every thread of `pids` (/proc/PID/task); threads that vanish
+// meanwhile are skipped.
+std::vector<ThreadMask> save_affinity(const std::vector<pid_t>& pids);
+
+// Puts the job's members' threads back after the job's cgroup changed: a
+// thread saved in `saved` gets its old mask within `allowed` (the job's PUs
+// now), any other thread (or one whose old mask lies outside) gets its
+// member's share. Returns the number of threads set; exited threads are
+// skipped, and a failing sched_setaffinity is counted in `*failed`.
+int restore_affinity(const JobInfo& job, const std::vector<ThreadMask>& saved,
+                     const std::vector<int>& allowed, int* failed);
 
 // Status/state JSON: {"nspace","node","host","expected","threads","oversubscribe",
 // "profile","placed_with","ranks":[{"pid","local_rank","rank","share"}]}.

@@ -49,6 +49,7 @@ enum class Op {
     kFreeze,
     kThaw,
     kThawAll,
+    kProbe,
 };
 
 // One row per operation: its wire name, the fields it accepts besides v/id/op,
@@ -79,6 +80,21 @@ struct JobArgs {
 };
 inline constexpr int kMaxJobWaitMs = 600000;
 
+// register's "vm" object: the daemon boots this vtasos-image image under QEMU as the
+// tenant's process (docs/protocol.md "VM tenants"; parsed in src/vm_protocol.cpp).
+struct VmArgs {
+    std::string image;                 // absolute path of a vtasos-image image
+    std::vector<std::string> args;     // application arguments (replace the built-in ones)
+    bool args_given = false;
+    std::vector<std::string> env;      // KEY=VALUE for the application
+    std::string timer = "tickless";    // stock | tickless
+    std::string accel = "auto";        // auto | kvm | tcg
+    int memory_mb = 1024;              // 64..65536
+    std::string console;               // Unix socket QEMU connects the serial console to
+    bool channel = true;               // attach the paravirtual channel (virtio-serial)
+    bool operator==(const VmArgs&) const = default;
+};
+
 struct RegisterArgs {
     std::string tenant;
     std::vector<pid_t> pids;             // may be empty: a reservation without processes
@@ -88,8 +104,12 @@ struct RegisterArgs {
     bool detached = false;               // survive the connection (cleaned when pids exit)
     std::vector<pid_t> threads;          // optional per-CPU thread ids (threads[i] -> cpu i)
     std::optional<JobArgs> job;          // join the MPI job tenant `tenant` (pids = {the rank})
+    std::optional<VmArgs> vm;            // boot a VM as the tenant (pids and threads empty)
+    std::optional<std::string> domain;   // a Xen domain (name or domid) is the tenant (xen driver)
     bool operator==(const RegisterArgs&) const = default;
 };
+// register.vm, checked against the rest of register (no pids, threads or job).
+Result<VmArgs> parse_vm_args(const nlohmann::json& j, const RegisterArgs& a);
 
 struct TenantArgs {
     std::string tenant;
@@ -108,7 +128,18 @@ struct HelloArgs {
     bool operator==(const HelloArgs&) const = default;
 };
 
-using OpArgs = std::variant<std::monostate, HelloArgs, RegisterArgs, TenantArgs, UpdateArgs>;
+// probe: a bounded memory-streaming probe beside a tenant (docs/protocol.md "probe").
+inline constexpr int kMinProbeMs = 1000;
+inline constexpr int kMaxProbeMs = 60000;
+struct ProbeArgs {
+    std::string tenant;
+    int duration_ms = 4000;
+    bool result_only = false;  // action "result": report the last probe, start nothing
+    bool operator==(const ProbeArgs&) const = default;
+};
+
+using OpArgs =
+    std::variant<std::monostate, HelloArgs, RegisterArgs, TenantArgs, UpdateArgs, ProbeArgs>;
 
 struct Message {
     int64_t id = 0;

@@ -37,12 +37,18 @@
 
 namespace vtasos::daemon {
 
+namespace probe {
+struct Probe;
+}
+
 // Who sent a request: SO_PEERCRED of the connection plus the connection id.
 struct Peer {
     uid_t uid = 0;
     gid_t gid = 0;
     pid_t pid = 0;
     uint64_t conn = 0;  // 0 = no connection (tests, recovery)
+    // Non-empty: a VM's paravirtual channel, bound to this tenant (vm_service.cpp).
+    std::string vm_tenant;
 };
 
 struct ServiceConfig {
@@ -53,6 +59,13 @@ struct ServiceConfig {
     // Gang scheduling (hv-backend/gang/README.md): policy and slice length.
     gang::Policy sched_policy = gang::Policy::kOff;
     int slice_ms = gang::kDefaultSliceMs;
+    // VM tenants: per-VM QMP and channel sockets go to <runtime_dir>/vm-<tenant>/ ("" = /tmp).
+    std::string runtime_dir;
+};
+
+struct VmInstance;  // a VM tenant's QEMU and its files (vm_service.cpp)
+struct VmInstanceDeleter {
+    void operator()(VmInstance* v) const;
 };
 
 // One registered process of a tenant.
@@ -76,6 +89,8 @@ struct TenantEntry {
     std::optional<Profile> observations;
     int64_t since = 0;  // unix seconds of registration
     std::optional<job::JobInfo> job;  // an MPI job tenant: its ranks and their shares
+    std::string domain;               // a Xen domain tenant: its name (xen_glue.cpp); "" otherwise
+    int64_t domid = -1;
 };
 
 class Service {
@@ -92,6 +107,10 @@ public:
     // (pid, fd, false) just before it is closed; the event loop polls them.
     using PidfdHook = std::function<void(pid_t pid, int fd, bool add)>;
     void set_pidfd_hook(PidfdHook hook) { pidfd_hook_ = std::move(hook); }
+    // Called with a VM's accepted channel connection; the event loop serves it as a client
+    // whose Peer has vm_tenant = tenant and uid = owner (it owns and closes fd).
+    using ChannelHook = std::function<void(int fd, const std::string& tenant, uid_t owner)>;
+    void set_channel_hook(ChannelHook hook) { channel_hook_ = std::move(hook); }
 
     // Start-up recovery: thaw every vtasos confinement (nothing stays frozen),
     // re-adopt the state file's tenants whose processes still run (re-applying
@@ -126,6 +145,16 @@ public:
 private:
     Result<nlohmann::json> do_hello(const HelloArgs& a, const Peer& peer);
     Result<nlohmann::json> do_register(const RegisterArgs& a, const Peer& peer);
+    // VM tenants (vm_service.cpp): register with "vm", requests arriving on a VM's channel.
+    Result<nlohmann::json> do_vm(const RegisterArgs& a, const Peer& peer);
+    nlohmann::json handle_channel(const Message& m, const Peer& peer);
+    void vm_release(const std::string& tenant);  // QEMU killed and reaped, files removed
+    void vm_recover();                           // stale vm-* directories removed
+    // Xen domain tenants (xen_glue.cpp): register with "domain"; domains that
+    // vanished are released; status gets per-vCPU run time.
+    Result<nlohmann::json> do_domain(const RegisterArgs& a, const Peer& peer);
+    void reap_gone_domains();
+    nlohmann::json domain_json(const std::string& tenant, const TenantEntry& t) const;
     Result<nlohmann::json> do_update(const UpdateArgs& a, const Peer& peer);
     Result<nlohmann::json> do_advice(const TenantArgs& a, const Peer& peer);
     Result<nlohmann::json> do_release(const TenantArgs& a, const Peer& peer);
@@ -133,6 +162,13 @@ private:
     Result<nlohmann::json> do_status(const Peer& peer);
     Result<nlohmann::json> do_topology();
     Result<nlohmann::json> do_thaw_all(const Peer& peer);
+    // Bandwidth probe (probe.cpp): start/report, samples from updates, the
+    // advice hint asking for fast updates, window transitions, cancellation.
+    Result<nlohmann::json> do_probe(const ProbeArgs& a, const Peer& peer);
+    void probe_sample(const std::string& tenant, const Profile& observations);
+    std::optional<nlohmann::json> probe_hint(const std::string& tenant) const;
+    int64_t probe_tick();  // ns until the next transition, -1: no probe
+    void probe_cancel(const std::string& tenant, std::string_view why);  // "" = any
     // Job tenants (register with "job", release with "pid"): docs/protocol.md.
     Result<nlohmann::json> do_join(const RegisterArgs& a, const Peer& peer);
     Result<nlohmann::json> do_join_late(const RegisterArgs& a, const Peer& peer,
@@ -159,6 +195,9 @@ private:
     void sched_join(const std::string& tenant, const TenantEntry& t);
     void sched_leave(const std::string& tenant);
     void sched_log_change();
+    // Feedback: re-places every tenant in mode share onto its disjoint share.
+    void sched_feedback();
+    gang::Mode sched_mode(const std::string& tenant) const;
 
     Solver solver_;
     std::unique_ptr<Driver> driver_;
@@ -169,12 +208,20 @@ private:
     std::unordered_map<pid_t, std::string> pid_tenant_;
     std::map<std::string, job::Pending> pending_jobs_;
     PidfdHook pidfd_hook_;
+    ChannelHook channel_hook_;
+    std::map<std::string, std::unique_ptr<VmInstance, VmInstanceDeleter>> vms_;
     std::string topology_summary_;
     nlohmann::json hello_;  // the fixed part of the hello reply, built on first use
     std::unique_ptr<gang::Clock> sched_clock_;
     std::unique_ptr<gang::Freezer> sched_freezer_;
-    std::unique_ptr<gang::Scheduler> sched_;  // null with policy off/feedback
+    std::unique_ptr<gang::Scheduler> sched_;  // null with policy off
     uint64_t sched_logged_gen_ = 0;
+    // Per-tenant decision (gang::decide) and, for shrunk tenants, the placement to restore.
+    std::map<std::string, gang::Mode> sched_modes_;
+    std::map<std::string, Placement> sched_full_;
+    std::vector<std::string> sched_lost_;  // cgroup gone under the scheduler (removed by others)
+    std::unique_ptr<probe::Probe> probe_;                  // the running probe, if any
+    std::map<std::string, nlohmann::json> probe_results_;  // last report per tenant
 };
 
 }  // namespace vtasos::daemon

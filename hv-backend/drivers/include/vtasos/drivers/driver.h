@@ -58,6 +58,13 @@ public:
     // not settle in time (a timed-out freeze is undone).
     virtual Status freeze(std::string_view tenant) = 0;
     virtual Status thaw(std::string_view tenant) = 0;
+    // Gang slices: starts a freeze/thaw and returns without waiting for it to
+    // settle (the scheduler runs on the daemon's event loop; a v1 freeze needs
+    // ~1 ms to reach FROZEN). Errors as freeze()/thaw(), never kTimeout.
+    // Default: the blocking call.
+    virtual Status request_frozen(std::string_view tenant, bool frozen) {
+        return frozen ? freeze(tenant) : thaw(tenant);
+    }
     // Thaws, unpins and removes the tenant's confinement. Idempotent.
     virtual Status release(std::string_view tenant) = 0;
     // Start-up recovery: thaws every tenant confinement this driver owns

@@ -28,7 +28,7 @@ std::string_view policy_name(Policy p);
 
 inline constexpr int kMinSliceMs = 10;
 inline constexpr int kMaxSliceMs = 100;
-inline constexpr int kDefaultSliceMs = 50;  // README.md: why 50
+inline constexpr int kDefaultSliceMs = 20;  // README.md "Default slice": measured
 // kInvalidArgument unless 10 <= ms <= 100.
 Status validate_slice_ms(long long ms);
 
@@ -45,6 +45,42 @@ struct GangThresholds {
 // no profile -> no gang (left to the kernel scheduler).
 bool should_gang(Policy policy, const SchedWish& wish, const Profile* profile,
                  const GangThresholds& th = {});
+
+// What the scheduler does with one tenant that shares PUs with others.
+enum class Mode {
+    kKernel,  // left to the kernel scheduler: never frozen, keeps its PUs and threads
+    kGang,    // gang scheduled: time slices of the Ousterhout matrix, all its CPUs
+    kShare,   // feedback: shrunk to a disjoint share of the shared PUs, no slicing
+};
+std::string_view mode_name(Mode m);
+
+// What the decision knows about one tenant.
+struct TenantFacts {
+    SchedWish wish;                    // request sched (gang wish, latency bound)
+    const Profile* profile = nullptr;  // measured (OMPT/PMPI) or shipped profile; null: none
+    bool malleable = true;             // can change its thread count (OpenMP); MPI jobs cannot
+};
+
+// Per-policy decision (README.md "Policies and the gang decision"):
+//   off      -> kernel
+//   gang     -> gang, unless the profile forbids it (gang=false) -> kernel
+//   feedback -> share
+//   auto     -> forbidden -> kernel; explicit wish (request or profile gang=true) -> gang;
+//               measured sync at/over a threshold -> share when malleable, else gang;
+//               below the thresholds or no profile (EP-like, unknown) -> kernel.
+Mode decide(Policy policy, const TenantFacts& facts, const GangThresholds& th = {});
+
+// Feedback shares: every tenant of a conflict component (tenants connected by
+// PU overlap) gets a disjoint slice of the component's PUs, proportional to its
+// CPU count (largest remainder, at least 1 PU, at most its CPU count; ties by
+// id). Only when a component has more tenants than PUs do some share a PU.
+// Tenants that overlap nobody keep their PUs. Deterministic.
+struct ShareTenant {
+    std::string id;
+    std::vector<int> pus;  // PUs it may use now (its placement's union)
+    int cpus = 1;          // CPUs it asked for
+};
+std::map<std::string, std::vector<int>> feedback_shares(const std::vector<ShareTenant>& tenants);
 
 // Time source; ns on a monotonic scale.
 class Clock {
@@ -63,9 +99,9 @@ public:
 
 struct GangTenant {
     std::string id;
-    std::vector<int> pus;               // union of the tenant's PUs
-    bool gang = true;                   // false: never touched by the scheduler
-    std::optional<double> latency_ms;   // max wait before its next slice starts
+    std::vector<int> pus;              // union of the tenant's PUs
+    bool gang = true;                  // false: never touched by the scheduler
+    std::optional<double> latency_ms;  // max wait before its next slice starts
     bool operator==(const GangTenant&) const = default;
 };
 
@@ -78,25 +114,24 @@ struct Matrix {
 // Builds matrices for ganged tenants that overlap at least one other ganged
 // tenant. Rows: largest-degree-first greedy colouring; each tenant in one row.
 // kInfeasible when a latency bound would need a slice below kMinSliceMs.
-Result<std::vector<Matrix>> build_matrices(const std::vector<GangTenant>& tenants,
-                                           int slice_ms);
+Result<std::vector<Matrix>> build_matrices(const std::vector<GangTenant>& tenants, int slice_ms);
 
 struct TenantState {
     bool scheduled = false;  // part of a matrix (else never frozen)
     int component = -1;
     int row = -1;
     bool frozen = false;
-    int64_t run_ns = 0;      // time spent thawed while scheduled (accounting)
+    int64_t run_ns = 0;  // time spent thawed while scheduled (accounting)
 };
 
 struct Stats {
-    uint64_t switches = 0;       // slice switches
+    uint64_t switches = 0;  // slice switches
     uint64_t freezes = 0;
     uint64_t thaws = 0;
     uint64_t errors = 0;
-    uint64_t rebuilds = 0;       // decision changes (matrix rebuilt)
-    int64_t freeze_ns = 0;       // total time spent in Freezer::freeze (by the Clock)
-    int64_t thaw_ns = 0;         // total time spent in Freezer::thaw
+    uint64_t rebuilds = 0;  // decision changes (matrix rebuilt)
+    int64_t freeze_ns = 0;  // total time spent in Freezer::freeze (by the Clock)
+    int64_t thaw_ns = 0;    // total time spent in Freezer::thaw
     std::string last_error;
 };
 

@@ -92,6 +92,11 @@ struct BuildOptions {
     std::vector<std::string> env;                            // KEY=VALUE baked into the image
     std::vector<std::string> args;  // default arguments (run-time ones replace them)
     bool gzip = false;              // compress with the gzip tool
+    // Paravirtual channel: carry virtio_console and its virtio dependencies (modules of
+    // `kernel_version`, empty: the newest /boot/vmlinuz-*) and set VTASOS_SOCKET to the
+    // guest end of the port (kChannelName), so the OMPT tool talks to vtasosd through it.
+    bool channel = false;
+    std::string kernel_version;
 };
 struct ImageEntrySummary {
     std::string path;
@@ -107,6 +112,15 @@ struct BuildReport {
 // Errors: kNotFound (app, init, library, extra file), kInvalidArgument (not an ELF,
 // bad env), kIo (cannot write out), kUnavailable (gzip requested but absent).
 Result<BuildReport> build_image(const BuildOptions& opt);
+// The guest's name for the vtasosd port and the device path the init links it to.
+inline constexpr const char* kChannelName = "org.vtasos.0";
+inline constexpr const char* kChannelGuestPath = "/dev/virtio-ports/org.vtasos.0";
+// Kernel modules (loading order, dependencies first) for `modules` under /lib/modules/<version>,
+// read from modules.dep. kNotFound naming the missing module or modules.dep.
+Result<std::vector<std::string>> module_closure(const std::string& version,
+                                                const std::vector<std::string>& modules);
+// "6.1.0-56-amd64" from "/boot/vmlinuz-6.1.0-56-amd64".
+std::string kernel_version_of(const std::string& vmlinuz);
 // The static init: $VTASOS_INIT, else vtasos-init next to /proc/self/exe, else the build path.
 Result<std::string> find_init();
 
@@ -122,6 +136,13 @@ struct QemuConfig {
     std::string qmp_socket;           // empty: no QMP
     bool paused = false;              // -S (vCPUs created, not running)
     bool boot = true;                 // false: no kernel (QMP-only tests)
+    // Serial console to a Unix socket QEMU connects to (server=off) instead of stdio.
+    std::string console_socket;
+    // Else, when set: serial console appended to this file (QEMU -serial file:).
+    std::string console_log;
+    // Paravirtual channel: a virtio-serial port named kChannelName whose host end QEMU
+    // connects to this Unix socket (server=off); adds vtasos.channel=1 to the command line.
+    std::string channel_socket;
 };
 // Newest /boot/vmlinuz-*; kNotFound / kPermissionDenied (unreadable) otherwise.
 Result<std::string> find_kernel();
@@ -169,6 +190,8 @@ Result<std::vector<VcpuThread>> qmp_vcpu_threads(const std::string& socket,
                                                  std::chrono::milliseconds timeout);
 // Sends {"execute":"quit"}.
 Status qmp_quit(const std::string& socket);
+// Sends {"execute":"cont"}: starts the vCPUs of a QEMU launched with -S.
+Status qmp_cont(const std::string& socket);
 // sched_setaffinity(tid, {cpu}); kPermissionDenied / kInvalidArgument from errno.
 Status pin_thread(pid_t tid, int cpu);
 
@@ -199,6 +222,13 @@ struct RunResult {
     std::string kernel_note;  // why auto boot fell back to the bzImage, if it did
     std::string serial;       // everything the guest printed
 };
+// Everything run_image does before launching QEMU: checks the image and --env, writes the
+// image plus the run overlay (args, env) to `initrd_out`, finds QEMU and the kernel (PVH
+// when opt.boot allows; *kernel_note says why auto fell back), adds the timer preset.
+// The returned config has accel = `accel`. Errors as run_image's, kIo for initrd_out.
+Result<QemuConfig> prepare_boot(const RunOptions& opt, Accel accel, const std::string& initrd_out,
+                                std::string* kernel_note);
+
 // Errors: kNotFound (image, kernel), kUnavailable (QEMU), kTimeout (guest never powered
 // off: QEMU group killed), kProtocol (guest stopped without the exit marker),
 // kInvalidArgument (bad --env).

@@ -1,0 +1,180 @@
+// The daemon's scheduling policies end to end through Service (fake driver,
+// synthetic 2-PU node, sleeping children as tenants): feedback shrinks
+// overlapping tenants to disjoint shares and grows them back, auto decides per
+// tenant from measured rates (OpenMP shrinks, MPI-like/explicit wish gangs,
+// EP-like stays with the kernel), and advice follows each decision.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <set>
+
+#include "vtasos/daemon/service.h"
+
+namespace vtasos::daemon {
+namespace {
+
+using nlohmann::json;
+
+struct Log {
+    std::vector<std::string> calls;
+    std::set<std::string> frozen;
+};
+
+class FakeDriver : public Driver {
+public:
+    explicit FakeDriver(std::shared_ptr<Log> log) : log_(std::move(log)) {}
+    std::string_view name() const override { return "fake"; }
+    Status probe() override { return {}; }
+    DriverCaps caps() const override { return {true, true, true, "v1", ""}; }
+    Status apply(const TenantTarget& t, const Placement& p) override {
+        log_->calls.push_back("apply:" + t.tenant + ":" + format_cpulist(p.all_pus()));
+        return {};
+    }
+    Status freeze(std::string_view t) override {
+        log_->frozen.insert(std::string(t));
+        return {};
+    }
+    Status thaw(std::string_view t) override {
+        log_->frozen.erase(std::string(t));
+        return {};
+    }
+    Status release(std::string_view t) override {
+        log_->frozen.erase(std::string(t));
+        return {};
+    }
+    Result<std::vector<std::string>> thaw_all() override { return std::vector<std::string>{}; }
+    Status remove_stale(std::string_view) override { return {}; }
+
+private:
+    std::shared_ptr<Log> log_;
+};
+
+struct Sleeper {
+    pid_t pid = -1;
+    Sleeper() {
+        pid = ::fork();
+        if (pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            for (;;) ::pause();
+        }
+    }
+    ~Sleeper() {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+};
+
+class PolicyService : public ::testing::Test {
+protected:
+    std::unique_ptr<Service> make(gang::Policy p) {
+        ServiceConfig cfg;
+        cfg.sched_policy = p;
+        cfg.slice_ms = 20;
+        log_ = std::make_shared<Log>();
+        return std::make_unique<Service>(make_uniform_topology(1, 1, 1, 2, 1, "test"),
+                                         std::make_unique<FakeDriver>(log_), std::nullopt, cfg);
+    }
+    json call(Service& s, json req) {
+        req["v"] = 1;
+        req["id"] = ++id_;
+        return json::parse(s.handle_line(req.dump(), Peer{}));
+    }
+    json reg(Service& s, const std::string& t, pid_t pid, bool gang = false) {
+        json r = {{"cpus", 2}, {"coexist", "pu"}};
+        if (gang) r["sched"] = {{"gang", true}};
+        return call(s, {{"op", "register"}, {"tenant", t}, {"pids", {pid}}, {"request", r}});
+    }
+    json advice(Service& s, const std::string& t) {
+        return call(s, {{"op", "advice"}, {"tenant", t}})["advice"];
+    }
+    std::map<std::string, json> gang_of(Service& s) {
+        std::map<std::string, json> out;
+        const json st = call(s, {{"op", "status"}});
+        for (const auto& t : st["tenants"]) out[t["tenant"].get<std::string>()] = t;
+        return out;
+    }
+    std::shared_ptr<Log> log_;
+    int64_t id_ = 0;
+};
+
+TEST_F(PolicyService, FeedbackShrinksToDisjointSharesAndGrowsBack) {
+    auto s = make(gang::Policy::kFeedback);
+    Sleeper a, b;
+    ASSERT_TRUE(reg(*s, "a", a.pid)["ok"]);
+    EXPECT_EQ(advice(*s, "a")["suggested_threads"], 2);  // alone: all of it
+    ASSERT_TRUE(reg(*s, "b", b.pid)["ok"]);
+    auto st = gang_of(*s);
+    auto pa = Placement::from_json(st["a"]["placement"])->all_pus();
+    auto pb = Placement::from_json(st["b"]["placement"])->all_pus();
+    EXPECT_EQ(pa.size(), 1u);
+    EXPECT_EQ(pb.size(), 1u);
+    EXPECT_NE(pa, pb);
+    EXPECT_EQ(st["a"]["gang"]["mode"], "share");
+    for (const char* t : {"a", "b"}) {
+        auto adv = advice(*s, t);
+        EXPECT_EQ(adv["suggested_threads"], 1) << adv.dump();
+        EXPECT_EQ(adv["gang"], false);
+        EXPECT_NE(adv["reason"].get<std::string>().find("disjoint share"), std::string::npos);
+    }
+    EXPECT_TRUE(log_->frozen.empty());  // no time slicing
+    ASSERT_TRUE(call(*s, {{"op", "release"}, {"tenant", "b"}})["ok"]);
+    st = gang_of(*s);
+    EXPECT_EQ(Placement::from_json(st["a"]["placement"])->all_pus(), (std::vector<int>{0, 1}));
+    EXPECT_EQ(advice(*s, "a")["suggested_threads"], 2);
+    EXPECT_EQ(log_->calls.back(), "apply:a:0-1");
+}
+
+TEST_F(PolicyService, AutoDecidesPerTenantFromMeasuredRates) {
+    auto s = make(gang::Policy::kAuto);
+    Sleeper a, b, c;
+    ASSERT_TRUE(reg(*s, "omp", a.pid)["ok"]);
+    ASSERT_TRUE(reg(*s, "ep", b.pid)["ok"]);
+    // Nothing measured yet: both left to the kernel, full size, never frozen.
+    EXPECT_EQ(gang_of(*s)["omp"]["gang"]["mode"], "kernel");
+    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 2);
+    // The OMPT tool reports a barrier-heavy profile for omp, EP-like for ep.
+    ASSERT_TRUE(call(*s, {{"op", "update"},
+                          {"tenant", "omp"},
+                          {"observations", {{"threads", 2}, {"barrier_rate_hz", 2000}}}})["ok"]);
+    ASSERT_TRUE(call(*s, {{"op", "update"},
+                          {"tenant", "ep"},
+                          {"observations", {{"threads", 2}, {"barrier_rate_hz", 3}}}})["ok"]);
+    auto st = gang_of(*s);
+    EXPECT_EQ(st["omp"]["gang"]["mode"], "share");
+    EXPECT_EQ(st["ep"]["gang"]["mode"], "kernel");
+    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 1);
+    EXPECT_EQ(advice(*s, "ep")["suggested_threads"], 2);
+    EXPECT_EQ(advice(*s, "ep")["gang"], false);
+    // An explicit gang wish is honoured; with no other ganged tenant on its PUs
+    // there is nothing to slice, so nobody is frozen.
+    ASSERT_TRUE(reg(*s, "wish", c.pid, true)["ok"]);
+    st = gang_of(*s);
+    EXPECT_EQ(st["wish"]["gang"]["mode"], "gang");
+    EXPECT_FALSE(st["wish"]["gang"]["scheduled"].get<bool>());
+    EXPECT_TRUE(log_->frozen.empty());
+    auto adv = advice(*s, "wish");
+    EXPECT_EQ(adv["gang"], true);
+    EXPECT_EQ(adv["suggested_threads"], 2);
+}
+
+TEST_F(PolicyService, GangAdviceSaysGangAndSlices) {
+    auto s = make(gang::Policy::kGang);
+    Sleeper a, b;
+    ASSERT_TRUE(reg(*s, "a", a.pid)["ok"]);
+    ASSERT_TRUE(reg(*s, "b", b.pid)["ok"]);
+    auto st = gang_of(*s);
+    EXPECT_TRUE(st["a"]["gang"]["scheduled"].get<bool>());
+    EXPECT_NE(st["a"]["gang"]["row"], st["b"]["gang"]["row"]);
+    EXPECT_EQ(log_->frozen.size(), 1u);  // one row runs, the other is frozen
+    auto adv = advice(*s, "a");
+    EXPECT_EQ(adv["gang"], true);
+    EXPECT_EQ(adv["suggested_threads"], 2);
+    EXPECT_NE(adv["reason"].get<std::string>().find("gang scheduled"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vtasos::daemon
