@@ -95,8 +95,12 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_pairs(std::string
 // Checks reps >= 1, warmup >= 0, mpi_np only with npb_bin.
 Status check_common(const CommonOptions& c);
 
-inline const std::vector<std::string> kPolicies = {"cfs",  "cfs-active", "cfs-passive",
-                                                   "gang", "feedback",   "auto"};
+// solo: each app alone, one after another (the reference for the makespan targets);
+// kvm, kvm-tickless, kvm-vtasos: each app in its own guest (stock, or VM tenants of a
+// vtasosd with --sched-policy auto).
+inline const std::vector<std::string> kPolicies = {
+    "cfs",  "cfs-active", "cfs-passive", "gang",      "feedback",
+    "auto", "solo",       "kvm",         "kvm-tickless", "kvm-vtasos"};
 // corun --apps: >= 2 of our kernels, their GCC builds <kernel>-gomp, or mpi-barrier;
 // duplicates allowed (ep,ep).
 Result<std::vector<std::string>> parse_corun_apps(std::string_view list, bool external);

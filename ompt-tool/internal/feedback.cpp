@@ -101,9 +101,12 @@ void FeedbackLoop::poll_once() {
     publish(*a);
     auto now = std::chrono::steady_clock::now();
     int fast_ms = source_->update_period_ms();
-    auto every = fast_ms > 0 ? std::chrono::milliseconds(fast_ms) : opt_.update_every;
+    auto every = fast_ms > 0                 ? std::chrono::milliseconds(fast_ms)
+                 : sent_update_ ? opt_.update_every
+                                : std::min(opt_.first_update, opt_.update_every);
     if (observations_ && now - last_update_ >= every) {
         last_update_ = now;
+        sent_update_ = true;
         auto st = source_->update(observations_());
         if (!st && opt_.verbose > 1)
             std::fprintf(stderr, "vtasos-ompt: update: %s\n", st.error().message().c_str());

@@ -68,6 +68,9 @@ public:
     struct Options {
         std::chrono::milliseconds period{10};
         std::chrono::milliseconds update_every{1000};
+        // The first observations go out sooner: the daemon's `auto` policy decides
+        // from them, and a one-second wait would cost short runs their whole benefit.
+        std::chrono::milliseconds first_update{200};
         int verbose = 0;
     };
     // `observations` builds the JSON to send with update (called on the helper thread).
@@ -107,6 +110,7 @@ private:
     bool stop_ = false;
     bool started_ = false;
     std::chrono::steady_clock::time_point last_update_{};
+    bool sent_update_ = false;
     std::atomic<int> suggested_{0};
     std::atomic<int> gang_{-1};
     std::atomic<uint64_t> changed_ns_{0};

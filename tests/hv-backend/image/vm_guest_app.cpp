@@ -70,8 +70,8 @@ int garbage() {
         "{\"v\":1,\"id\":5,\"op\":\"thaw_all\"}\n",
         "{\"v\":1,\"id\":6,\"op\":\"register\",\"tenant\":\"victim\",\"pids\":[1]}\n",
         "{\"v\":1,\"id\":7,\"op\":\"advice\",\"tenant\":\"victim\"}\n",
-        "{\"v\":1,\"id\":8,\"op\":\"update\",\"tenant\":\"victim\",\"observations\":{\"threads\":-"
-        "5}}\n",
+        ("{\"v\":1,\"id\":8,\"op\":\"update\",\"tenant\":\"victim\",\"observations\":{\"threads\":-"
+         "5}}\n"),
     };
     const int expected = sizeof lines / sizeof lines[0];
     for (const char* l : lines)
