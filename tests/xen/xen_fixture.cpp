@@ -377,6 +377,10 @@ Result<BootResult> boot_nested_xen(const BootOptions& opt) {
         }
         // dom0 powers off after DONE (ACPI S5 ends QEMU); a Xen panic may hang QEMU.
         if (res.report.panic || (done_at >= 0 && elapsed() - done_at > 20)) break;
+        if (opt.init_timeout_s > 0 && !res.report.init_seen && elapsed() > opt.init_timeout_s) {
+            res.init_timed_out = true;
+            break;
+        }
         if (elapsed() > opt.timeout_s) {
             res.timed_out = true;
             break;
