@@ -8,37 +8,20 @@
 #include <vector>
 
 #include "vtasos/client.h"
+#include "vtasos/client.hpp"
 
 namespace vtasos::ompt {
 
 namespace {
 constexpr size_t kReplyBytes = 256 * 1024;
 
-Errc errc_for(int rc) {
-    switch (rc) {
-        case VTASOS_E_UNAVAILABLE:
-            return Errc::kUnavailable;
-        case VTASOS_E_TIMEOUT:
-            return Errc::kTimeout;
-        case VTASOS_E_PROTOCOL:
-            return Errc::kProtocol;
-        case VTASOS_E_INVAL:
-            return Errc::kInvalidArgument;
-        case VTASOS_E_NOMEM:
-            return Errc::kBusy;
-        case VTASOS_E_REFUSED:
-            return Errc::kPermissionDenied;
-        default:
-            return Errc::kInternal;
-    }
-}
 }  // namespace
 
 Error DaemonLink::error_from(int rc, const char* what) const {
     const char* detail = vtasos_last_error(c_);
     std::string d = detail ? detail : "";
     // The daemon's refusals carry its error code name in the detail.
-    Errc code = errc_for(rc);
+    Errc code = rc == VTASOS_E_REFUSED ? Errc::kPermissionDenied : client_errc(rc);
     if (rc == VTASOS_E_REFUSED && d.find("already_exists") != std::string::npos)
         code = Errc::kAlreadyExists;
     return Error(code,
@@ -54,7 +37,7 @@ Result<std::unique_ptr<DaemonLink>> DaemonLink::open(const std::optional<std::st
     int rc = vtasos_connect(link->socket_.c_str(), timeout_ms, &link->c_);
     if (rc != VTASOS_OK) {
         const char* detail = vtasos_last_error(nullptr);
-        return Error(errc_for(rc),
+        return Error(client_errc(rc),
                      fmt::format("connect {}: {}{}{}", link->socket_, vtasos_strerror(rc),
                                  detail && *detail ? ": " : "", detail ? detail : ""));
     }
