@@ -455,7 +455,22 @@ void connect_daemon(Tool* t, std::string* state) {
 #ifdef VTASOS_OMPT_HAVE_CLIENT
     std::string tenant = fmt::format("{}-{}", profile_name_for(t->exe).substr(0, 50), t->pid);
     t->request = request_from_profile(t->choice.profile, tenant, default_team_size());
-    auto link = DaemonLink::open(t->cfg.socket, tenant, t->request, kConnectTimeoutMs);
+    bool attach = false;
+    Result<std::unique_ptr<DaemonLink>> link = Error(Errc::kUnavailable, "not tried");
+    if (t->cfg.tenant) {
+        // Started by `vtasosctl run` (or a user who names the tenant): that
+        // tenant holds this process; report and follow advice for it.
+        link = DaemonLink::attach(t->cfg.socket, *t->cfg.tenant, kConnectTimeoutMs);
+        if (link) {
+            attach = true;
+            tenant = *t->cfg.tenant;
+            t->request.tenant = tenant;
+            t->request.cpus = static_cast<int>((*link)->placement().cpus.size());
+        } else if (link.error().code() == Errc::kNotFound) {
+            if (t->cfg.verbose > 0) say(link.error().message() + "; registering a tenant of its own");
+        }
+    }
+    if (!attach) link = DaemonLink::open(t->cfg.socket, tenant, t->request, kConnectTimeoutMs);
     if (!link) {
         // No daemon at start-up: monitor only, no helper thread (an
         // application that never had a daemon pays nothing for reconnecting).
@@ -480,7 +495,8 @@ void connect_daemon(Tool* t, std::string* state) {
                                                                .tenant = tenant,
                                                                .request = t->request,
                                                                .timeout_ms = kConnectTimeoutMs,
-                                                               .verbose = t->cfg.verbose},
+                                                               .verbose = t->cfg.verbose,
+                                                               .attach = attach},
                                         [tool](const Placement& p) { publish_placement(tool, p); });
     t->session = session.get();
     t->feedback = std::make_unique<FeedbackLoop>(std::move(session),

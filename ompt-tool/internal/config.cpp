@@ -71,6 +71,13 @@ ParsedConfig parse_config(const EnvLookup& env) {
         else
             c.socket = *v;
     }
+    if (auto v = env("VTASOS_TENANT")) {
+        if (is_profile_name(*v))  // the same character set as tenant ids
+            c.tenant = *v;
+        else
+            warn("VTASOS_TENANT", *v, "a tenant id ([A-Za-z0-9._:@+-]{1,64})",
+                 "registering a tenant of its own");
+    }
     if (auto v = env("VTASOS_PROFILE")) {
         bool is_path = v->find('/') != std::string::npos ||
                        (v->size() > 5 && v->compare(v->size() - 5, 5, ".json") == 0);

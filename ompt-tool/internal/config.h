@@ -18,6 +18,7 @@ struct Config {
     int verbose = 0;                     // VTASOS_VERBOSE 0..2
     bool bind = true;                    // VTASOS_BIND: pin threads to the placement
     std::optional<std::string> socket;   // VTASOS_SOCKET; unset: the client's default
+    std::optional<std::string> tenant;   // VTASOS_TENANT: join this tenant (set by `vtasosctl run`)
     std::optional<std::string> profile;  // VTASOS_PROFILE: profile name or file path
     std::optional<std::string>
         profile_out;  // VTASOS_PROFILE_OUT: where to write the learned profile

@@ -28,23 +28,55 @@ Error DaemonLink::error_from(int rc, const char* what) const {
                  fmt::format("{}: {}{}{}", what, vtasos_strerror(rc), d.empty() ? "" : ": ", d));
 }
 
+namespace {
+Result<vtasos_client*> connect_to(const std::string& socket, int timeout_ms) {
+    vtasos_client* c = nullptr;
+    int rc = vtasos_connect(socket.c_str(), timeout_ms, &c);
+    if (rc == VTASOS_OK) return c;
+    const char* detail = vtasos_last_error(nullptr);
+    return Error(client_errc(rc), fmt::format("connect {}: {}{}{}", socket, vtasos_strerror(rc),
+                                              detail && *detail ? ": " : "", detail ? detail : ""));
+}
+}  // namespace
+
+Result<std::unique_ptr<DaemonLink>> DaemonLink::attach(const std::optional<std::string>& socket,
+                                                       const std::string& tenant, int timeout_ms) {
+    std::unique_ptr<DaemonLink> link(new DaemonLink());
+    link->tenant_ = tenant;
+    link->attached_ = true;
+    link->socket_ = socket ? *socket : std::string(vtasos_default_socket());
+    auto c = connect_to(link->socket_, timeout_ms);
+    if (!c) return c.error();
+    link->c_ = *c;
+    auto r = link->advice();
+    if (!r) {
+        Error e = r.error();
+        if (e.message().find("not_found") != std::string::npos)
+            return Error(Errc::kNotFound,
+                         fmt::format("VTASOS_TENANT={}: no such tenant at {}", tenant,
+                                     link->socket_));
+        return e.with_context("attach " + tenant);
+    }
+    if (!r->placement || r->placement->cpus.empty())
+        return Error(Errc::kProtocol,
+                     fmt::format("attach {}: the advice reply carries no placement", tenant));
+    link->placement_ = std::move(*r->placement);
+    return link;
+}
+
 Result<std::unique_ptr<DaemonLink>> DaemonLink::open(const std::optional<std::string>& socket,
                                                      const std::string& tenant,
                                                      const Request& request, int timeout_ms) {
     std::unique_ptr<DaemonLink> link(new DaemonLink());
     link->tenant_ = tenant;
     link->socket_ = socket ? *socket : std::string(vtasos_default_socket());
-    int rc = vtasos_connect(link->socket_.c_str(), timeout_ms, &link->c_);
-    if (rc != VTASOS_OK) {
-        const char* detail = vtasos_last_error(nullptr);
-        return Error(client_errc(rc),
-                     fmt::format("connect {}: {}{}{}", link->socket_, vtasos_strerror(rc),
-                                 detail && *detail ? ": " : "", detail ? detail : ""));
-    }
+    auto c = connect_to(link->socket_, timeout_ms);
+    if (!c) return c.error();
+    link->c_ = *c;
     std::string req = request.to_json().dump();
     std::vector<char> reply(kReplyBytes);
     int pid = static_cast<int>(getpid());
-    rc = vtasos_register(link->c_, tenant.c_str(), req.c_str(), nullptr, &pid, 1, 0, reply.data(),
+    int rc = vtasos_register(link->c_, tenant.c_str(), req.c_str(), nullptr, &pid, 1, 0, reply.data(),
                          reply.size());
     if (rc != VTASOS_OK) return link->error_from(rc, "register");
     auto j = nlohmann::json::parse(reply.data(), nullptr, false);
@@ -93,7 +125,7 @@ Status DaemonLink::update(const std::string& observations_json) {
 }
 
 Status DaemonLink::release() {
-    if (released_) return {};
+    if (released_ || attached_) return {};
     released_ = true;
     int rc = vtasos_release(c_, tenant_.c_str());
     if (rc != VTASOS_OK) return error_from(rc, "release");
@@ -153,8 +185,10 @@ Result<Advice> DaemonSession::advice() {
         if (now - last_attempt_ < opt_.reconnect_every)
             return Error(Errc::kUnavailable, "not connected (waiting to reconnect)");
         last_attempt_ = now;
-        auto l = DaemonLink::open(opt_.socket, opt_.tenant, opt_.request, opt_.timeout_ms);
-        if (!l && l.error().code() == Errc::kAlreadyExists) {
+        auto l = opt_.attach
+                     ? DaemonLink::attach(opt_.socket, opt_.tenant, opt_.timeout_ms)
+                     : DaemonLink::open(opt_.socket, opt_.tenant, opt_.request, opt_.timeout_ms);
+        if (!l && !opt_.attach && l.error().code() == Errc::kAlreadyExists) {
             // A restarted daemon re-adopted this process's tenant from its
             // state file: take it back on this connection (release + register).
             vtasos_client* raw = nullptr;

@@ -3,7 +3,10 @@
 // (VTASOS_OMPT_HAVE_CLIENT); without it the tool is monitor-only.
 //
 // One connection, registered as a non-detached tenant: if the process dies
-// the daemon sees the connection close and cleans the tenant up. The
+// the daemon sees the connection close and cleans the tenant up. Or attached:
+// the process already belongs to a tenant someone else registered (`vtasosctl
+// run` exports VTASOS_TENANT); the tool then reports observations and follows
+// advice for that tenant, and never releases it (its owner does). The
 // connection is not thread-safe; after registration only the feedback thread
 // uses it, and finalize uses it after joining that thread.
 //
@@ -47,7 +50,12 @@ public:
     static Result<std::unique_ptr<DaemonLink>> open(const std::optional<std::string>& socket,
                                                     const std::string& tenant,
                                                     const Request& request, int timeout_ms);
-    ~DaemonLink();  // closes the connection (the daemon releases the tenant)
+    // Connects and joins the existing tenant `tenant` (advice gives its
+    // placement). kNotFound: no such tenant.
+    static Result<std::unique_ptr<DaemonLink>> attach(const std::optional<std::string>& socket,
+                                                      const std::string& tenant, int timeout_ms);
+    ~DaemonLink();  // closes the connection (the daemon releases a tenant it registered)
+    bool attached() const { return attached_; }
 
     const Placement& placement() const { return placement_; }
     const std::string& tenant() const { return tenant_; }
@@ -64,6 +72,7 @@ private:
     std::string socket_;
     Placement placement_;
     bool released_ = false;
+    bool attached_ = false;
 };
 
 class DaemonSession : public AdviceSource {
@@ -75,6 +84,7 @@ public:
         int timeout_ms = 500;  // connect + each call
         std::chrono::milliseconds reconnect_every{1000};
         int verbose = 0;
+        bool attach = false;  // `tenant` is someone else's: join it, never register or release
     };
     // `link` is the registered connection (may be null: start disconnected).
     // `on_placement` runs on the helper thread.

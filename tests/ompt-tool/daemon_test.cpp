@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -298,6 +299,60 @@ TEST_F(OmptDaemon, AdviceToHalveIsFollowedInTheNextRegions) {
 #endif
 }
 
+// `vtasosctl run -- prog` registers the tenant; the program's tool joins it
+// (VTASOS_TENANT) instead of failing to register the same process again: its
+// observations reach that tenant and its advice is followed.
+TEST_F(OmptDaemon, ProgramUnderVtasosctlRunJoinsThatTenant) {
+#ifdef VTASOS_OMPT_HAVE_CLIENT
+    if (std::string(VTASOSCTL).empty() || !std::filesystem::exists(VTASOSCTL))
+        GTEST_SKIP() << "vtasosctl is not built";
+    int pus = static_cast<int>(current_affinity().size());
+    int threads = std::max(2, pus);
+    auto fut = std::async(std::launch::async, [&] {
+        return test::run({VTASOSCTL, "--socket", socket_, "run", "--tenant", "ctl-run", "--cpus",
+                          std::to_string(pus), "--coexist", "pu", "--", ADVICE_PROG, "-", "3000",
+                          "0", "3000", "1", "1000"},
+                         env({"OMP_NUM_THREADS=" + std::to_string(threads), "VTASOS_VERBOSE=1"}),
+                         120);
+    });
+    // The tool reports observations for the tenant vtasosctl registered.
+    nlohmann::json t;
+    for (int i = 0; i < 300; ++i, usleep(10000)) {
+        t = find_tenant(socket_, "ctl-run");
+        if (!t.is_null() && t.contains("observations")) break;
+    }
+    ASSERT_FALSE(t.is_null()) << "vtasosctl run registered no tenant";
+    EXPECT_TRUE(t.contains("observations")) << t.dump();
+    auto st = call(socket_, {{"op", "status"}});
+    ASSERT_TRUE(st.contains("tenants")) << st.dump();
+    EXPECT_EQ(st["tenants"].size(), 1u) << "the tool registered a second tenant: " << st.dump();
+    // Oversubscribed: the advice to shrink reaches the program through the joined tenant.
+    double t_hog = monotonic_ns() / 1e6;
+    Hog hog(socket_, pus);
+    ASSERT_TRUE(hog.c) << "cannot register the hog tenant";
+    usleep(600000);
+    hog.release();
+    auto r = fut.get();
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("tenant ctl-run at"), std::string::npos) << r.err;
+    int halved = std::max(1, threads * pus / (threads + pus));
+    bool shrank = false;
+    for (const auto& c : changes(r.out)) shrank = shrank || (c.size == halved && c.t_ms >= t_hog);
+    EXPECT_TRUE(shrank) << "never ran with " << halved << " threads:\n" << r.out << r.err;
+    // The owner (vtasosctl) released it; the tool did not leave anything behind.
+    EXPECT_TRUE(find_tenant(socket_, "ctl-run").is_null());
+    // A stale VTASOS_TENANT: the tool registers a tenant of its own.
+    auto stale = test::run({AFFINITY_PROG, "1"},
+                           env({"OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1", "VTASOS_TENANT=gone-1"}));
+    ASSERT_EQ(stale.status, 0) << stale.err;
+    EXPECT_NE(stale.err.find("VTASOS_TENANT=gone-1: no such tenant"), std::string::npos)
+        << stale.err;
+    EXPECT_NE(stale.err.find("threads bound to"), std::string::npos) << stale.err;
+#else
+    GTEST_SKIP() << "no client library";
+#endif
+}
+
 TEST_F(OmptDaemon, DaemonKilledMidRunDoesNotHurtTheProgram) {
     auto fut = std::async(std::launch::async, [&] {
         return test::run({ADVICE_PROG, "-", "800", "0", "800", "1", "1000"},
@@ -447,6 +502,12 @@ TEST_F(OmptDaemon, ProbeClassifiesStreamingHighAndComputeLow) {
     EXPECT_EQ(compute["bandwidth"], "low") << compute.dump();
     // The class went into the tenant's profile (reported by the daemon's update).
     EXPECT_TRUE(stream.contains("update_reason")) << stream.dump();
+    // The streamers' own rate was measured in every streaming window.
+    auto rates = stream.value("stream_mb_s", std::vector<double>{});
+    EXPECT_EQ(rates.size(), stream["drops"].size() + stream.value("skipped_windows", 0u))
+        << stream.dump();
+    EXPECT_GT(rates.empty() ? 0.0 : *std::max_element(rates.begin(), rates.end()), 100.0)
+        << stream.dump();
 #else
     GTEST_SKIP() << "no client library";
 #endif

@@ -196,6 +196,11 @@ int cmd_run(const Global& g, const RequestOptions& ro, std::vector<std::string> 
     auto fields = ro.fields(tenant);
     if (!fields) return report(fields.error(), kExitRunFailed);
 
+    // The command's OMPT tool (libvtasos-ompt) joins this tenant instead of
+    // registering one of its own (a process belongs to one tenant), and finds
+    // the same daemon. Set before fork: the child only execs.
+    ::setenv("VTASOS_TENANT", tenant.c_str(), 1);
+    if (!g.socket.empty()) ::setenv("VTASOS_SOCKET", g.socket.c_str(), 1);
     int go[2];
     if (::pipe2(go, O_CLOEXEC) != 0)
         return report(

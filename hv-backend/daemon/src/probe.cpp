@@ -140,8 +140,23 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
         rate[w] = events[w] / cpu[w] * 1e3;
         (windows[w].on ? v.on_rates : v.off_rates).push_back(rate[w]);
     }
+    // Windows in which the streamers hardly ran put no pressure on the tenant.
+    double best_stream = 0;
+    for (const Window& w : windows)
+        if (w.on && w.stream_mb_s >= 0) {
+            best_stream = std::max(best_stream, w.stream_mb_s);
+            v.stream_rates.push_back(w.stream_mb_s);
+        }
+    if (!v.stream_rates.empty() && best_stream <= 0) {
+        v.reason = "the streamers moved no data in any streaming window (they got no CPU time)";
+        return v;
+    }
     for (size_t w = 0; w < windows.size(); ++w) {
         if (!windows[w].on) continue;
+        if (windows[w].stream_mb_s >= 0 && windows[w].stream_mb_s < kMinStreamFraction * best_stream) {
+            ++v.skipped;
+            continue;
+        }
         // The off windows around it: slow drift (phases of the application,
         // other load) cancels out.
         std::vector<double> around;
@@ -163,6 +178,11 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
         "progress per CPU second {:.1f} % lower with the streamer running (median of {} "
         "windows; threshold {:.0f} %)",
         v.drop * 100, v.drops.size(), threshold * 100);
+    if (v.skipped > 0)
+        v.reason += fmt::format(
+            "; {} streaming window(s) left out: the streamers ran at less than {:.0f} % of their "
+            "best rate ({:.0f} MB/s), their CPU was taken",
+            v.skipped, kMinStreamFraction * 100, best_stream);
     return v;
 }
 
@@ -172,7 +192,7 @@ namespace {
 
 // The child: async-signal-safe calls only (the daemon may have other
 // threads), no allocation through malloc, all inherited descriptors closed.
-[[noreturn]] void streamer_main(int pu, size_t bytes, int max_life_s) {
+[[noreturn]] void streamer_main(int pu, size_t bytes, int max_life_s, uint64_t* counter) {
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     (void)syscall(SYS_close_range, 3u, ~0u, 0u);
     // The daemon blocks SIGTERM/SIGINT for its signalfd: the child must die
@@ -200,9 +220,16 @@ namespace {
         c[i] = 2.0;
     }
     raise(SIGSTOP);  // wait for the first "on" window
+    // Counted per 1 MiB chunk of each array: fine enough for 250 ms windows,
+    // rare enough to cost nothing.
+    constexpr size_t kChunk = (1u << 20) / sizeof(double);
     for (;;) {
         // STREAM triad; the volatile store keeps the loop from being elided.
-        for (size_t i = 0; i < n; ++i) a[i] = b[i] + 3.0 * c[i];
+        for (size_t i0 = 0; i0 < n; i0 += kChunk) {
+            size_t end = std::min(n, i0 + kChunk);
+            for (size_t i = i0; i < end; ++i) a[i] = b[i] + 3.0 * c[i];
+            __atomic_fetch_add(counter, 3 * (end - i0) * sizeof(double), __ATOMIC_RELAXED);
+        }
         *static_cast<volatile double*>(&a[n / 2]) = a[n / 3];
         double* t = a;
         a = b;
@@ -212,9 +239,31 @@ namespace {
 
 }  // namespace
 
-Streamers::~Streamers() { kill(); }
+Streamers::~Streamers() {
+    kill();
+    if (counters_) munmap(counters_, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+}
+
+uint64_t Streamers::bytes() const {
+    uint64_t sum = 0;
+    if (counters_)
+        for (size_t i = 0; i < pids_.size(); ++i)
+            sum += __atomic_load_n(&counters_[i], __ATOMIC_RELAXED);
+    return sum;
+}
 
 Status Streamers::start(const std::vector<int>& pus, size_t array_bytes, int max_life_s) {
+    if (pus.size() > static_cast<size_t>(kMaxStreamers))
+        return Error(Errc::kInvalidArgument,
+                     fmt::format("probe: {} streamers asked, at most {}", pus.size(), kMaxStreamers));
+    if (!counters_) {
+        void* m = mmap(nullptr, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return Error(Errc::kBusy, fmt::format("probe: cannot map the streamers' counters: {}",
+                                                  std::strerror(errno)));
+        counters_ = static_cast<uint64_t*>(m);
+    }
     for (int pu : pus) {
         pid_t pid = fork();
         if (pid < 0) {
@@ -223,7 +272,7 @@ Status Streamers::start(const std::vector<int>& pus, size_t array_bytes, int max
             return Error(Errc::kBusy,
                          fmt::format("probe: cannot fork a streamer: {}", std::strerror(e)));
         }
-        if (pid == 0) streamer_main(pu, array_bytes, max_life_s);
+        if (pid == 0) streamer_main(pu, array_bytes, max_life_s, &counters_[pids_.size()]);
         pids_.push_back(pid);
     }
     return {};
@@ -258,6 +307,8 @@ nlohmann::json Probe::to_json(double now) const {
         j["drops"] = verdict->drops;
         j["off_rates"] = verdict->off_rates;
         j["on_rates"] = verdict->on_rates;
+        j["stream_mb_s"] = verdict->stream_rates;
+        j["skipped_windows"] = verdict->skipped;
         j["reason"] = verdict->reason;
     }
     return j;
@@ -360,7 +411,19 @@ int64_t Service::probe_tick() {
     probe::Probe& p = *probe_;
     const double now = probe::now_ms();
     // Streamer on/off at window starts (late ticks jump to the current window).
+    // The window just ended gets the streamers' rate since its start (a
+    // late tick that skips windows leaves them unmeasured).
+    auto close_window = [&](size_t w) {
+        uint64_t b = p.streamers ? p.streamers->bytes() : 0;
+        if (w < p.windows.size() && now - p.mark_ms >= 1 && b >= p.mark_bytes)
+            p.windows[w].stream_mb_s =
+                static_cast<double>(b - p.mark_bytes) / 1e6 / ((now - p.mark_ms) / 1e3);
+        p.mark_bytes = b;
+        p.mark_ms = now;
+    };
     while (p.next_window < p.windows.size() && p.windows[p.next_window].begin_ms <= now) {
+        if (p.next_window > 0) close_window(p.next_window - 1);
+        else close_window(p.windows.size());  // lead-in: just set the mark
         bool on = p.windows[p.next_window].on;
         if (on != p.streaming && p.streamers) p.streamers->run(on);
         p.streaming = on;
@@ -372,6 +435,7 @@ int64_t Service::probe_tick() {
         return static_cast<int64_t>(std::max(0.0, next - now) * 1e6) + 1;
     }
     // Done: stop the streamers, classify, store the class as an observation.
+    if (p.next_window > 0) close_window(p.next_window - 1);
     p.streamers.reset();
     p.verdict = probe::analyze(p.samples, p.windows);
     p.state = "done";

@@ -18,7 +18,10 @@
 // look like a memory slowdown (stalled cycles still count as CPU time, so a
 // bandwidth-bound tenant does lose progress per CPU second). Each "on" window
 // is compared with the mean of the "off" windows around it; the drop is the
-// median of those per-window drops. Drop >= threshold: `high`; below: `low`;
+// median of those per-window drops. Each streamer counts the bytes it streams
+// in a shared page; an "on" window in which the streamers moved less than half
+// of their best window's bytes is left out (the streamer's CPU was taken,
+// e.g. by the host of a VM: a window without pressure says nothing). Drop >= threshold: `high`; below: `low`;
 // too few events or samples in a window: `unknown`, with the reason.
 //
 // Bounds: one probe at a time per daemon, duration kMinProbeMs..kMaxProbeMs,
@@ -54,6 +57,7 @@ inline constexpr int kMinEventsPerWindow = 8;  // fewer: the rate is too coarse
 inline constexpr double kMinCpuMsPerWindow = 1.0;  // less: frozen or idle
 inline constexpr int kMaxStreamers = 4;
 inline constexpr size_t kArrayBytes = 64u << 20;  // x3 arrays per streamer: >> any LLC here
+inline constexpr double kMinStreamFraction = 0.5;  // of the best on window's streamer rate
 
 // One observation of the tenant, from the note tokens of an update.
 struct Sample {
@@ -67,6 +71,7 @@ std::optional<Sample> sample_from_note(const std::string& note);
 struct Window {
     bool on = false;                  // streamer running
     double begin_ms = 0, end_ms = 0;  // CLOCK_MONOTONIC
+    double stream_mb_s = -1;          // streamers' measured rate in this window; < 0: not measured
 };
 
 struct Verdict {
@@ -75,6 +80,8 @@ struct Verdict {
     std::vector<double> drops;      // per "on" window
     std::vector<double> off_rates;  // progress per CPU second, per "off" window
     std::vector<double> on_rates;
+    std::vector<double> stream_rates;  // MB/s of the streamers, per "on" window (when measured)
+    int skipped = 0;                   // "on" windows left out: the streamers barely ran
     std::string reason;
 };
 
@@ -101,9 +108,12 @@ public:
     void run(bool on);  // SIGCONT / SIGSTOP
     void kill();        // SIGKILL and reap
     const std::vector<pid_t>& pids() const { return pids_; }
+    // Bytes streamed so far by all streamers (their shared counters).
+    uint64_t bytes() const;
 
 private:
     std::vector<pid_t> pids_;
+    uint64_t* counters_ = nullptr;  // shared page: one counter per streamer
 };
 
 // One probe of one tenant.
@@ -115,6 +125,9 @@ struct Probe {
     std::vector<Window> windows;
     std::vector<Sample> samples;
     size_t next_window = 0;  // index of the window whose start is the next transition
+    // Streamers' byte count and time when the current window began (for its stream rate).
+    uint64_t mark_bytes = 0;
+    double mark_ms = 0;
     bool streaming = false;
     double start_ms = 0;
     double end_ms = 0;
