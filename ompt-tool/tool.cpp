@@ -378,7 +378,7 @@ Profile current_profile(Tool* t, const Totals& totals) {
     } else {
         run.bandwidth_source = t->bandwidth_source;
     }
-    if (t->feedback && t->feedback->gang() == 0 && t->request.sched.gang) run.gang = false;
+    run.gang_wish_dropped = t->feedback && t->feedback->gang() == 0 && t->request.sched.gang;
     return learned_profile(totals, run, t->choice.profile);
 }
 
@@ -455,6 +455,11 @@ void connect_daemon(Tool* t, std::string* state) {
 #ifdef VTASOS_OMPT_HAVE_CLIENT
     std::string tenant = fmt::format("{}-{}", profile_name_for(t->exe).substr(0, 50), t->pid);
     t->request = request_from_profile(t->choice.profile, tenant, default_team_size());
+    // request_from_profile derives sched.gang from the profile's rates; sent
+    // as a wish it would override the daemon's own decision (auto policy:
+    // shrink or gang, from the same rates measured live). Only the profile's
+    // explicit `gang` is a wish.
+    t->request.sched.gang = t->choice.profile.gang.value_or(false);
     bool attach = false;
     Result<std::unique_ptr<DaemonLink>> link = Error(Errc::kUnavailable, "not tried");
     if (t->cfg.tenant) {

@@ -52,7 +52,7 @@ Profile learned_profile(const Totals& t, const RunInfo& run, const Profile& base
         p.match = base.match;
     }
     p.coexist = base.coexist;
-    p.gang = run.gang ? run.gang : base.gang;
+    p.gang = run.gang_wish_dropped && base.gang.value_or(false) ? std::nullopt : base.gang;
     p.threads = static_cast<int>(std::min<uint64_t>(t.outer_team_size_max, kMaxCpusPerRequest));
     p.region_rate_hz = rate(t.regions, run);
     p.barrier_rate_hz = rate(t.barrier_events(), run);

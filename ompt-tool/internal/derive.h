@@ -19,7 +19,10 @@ struct RunInfo {
     double ticks_per_s = 1e9;      // TickClock::ticks_per_second()
     Bandwidth bandwidth;           // measured (PAPI) or unknown
     std::string bandwidth_source;  // "papi:EVENT,..." or why unknown ("no hardware counters")
-    std::optional<bool> gang;      // the daemon's gang advice, when it dropped the wish
+    // The daemon advised gang off while the run wished it: the wish is
+    // dropped (no opinion), never turned into a forbid (gang=false), which
+    // would stop the daemon's auto policy from ever ganging the tenant.
+    bool gang_wish_dropped = false;
 };
 
 // The learned profile. Derived values (all over the whole run):

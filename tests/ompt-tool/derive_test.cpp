@@ -70,7 +70,9 @@ TEST(OmptDerive, KnownProfileKeepsItsNameMatchAndWishes) {
     EXPECT_EQ(p.match, base.match);
     EXPECT_EQ(p.coexist, Coexist::kSocket);
     EXPECT_EQ(p.gang, true);
-    r.gang = false;  // the daemon dropped the gang wish
+    r.gang_wish_dropped = true;  // the daemon advised gang off: no wish, but no forbid either
+    EXPECT_EQ(learned_profile(sample_totals(), r, base).gang, std::nullopt);
+    base.gang = false;  // a forbid the user wrote stays
     EXPECT_EQ(learned_profile(sample_totals(), r, base).gang, false);
 }
 
