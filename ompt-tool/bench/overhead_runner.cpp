@@ -14,6 +14,9 @@
 // whole-process wall time (start-up and exit of the tool included).
 // Exit status: 0, 1 when a run failed or its metric was missing, 2 on usage
 // errors. (Until `vtasos-bench overhead` exists this is the overhead harness.)
+// --baseline-tool LIB runs the baseline with that tool instead of none (e.g.
+// the empty tool, libvtasos-ompt-empty.so: what libomp's OMPT machinery costs
+// any tool, so that the difference is the tool's own share).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
@@ -42,6 +45,7 @@ struct Options {
     std::string metric;                 // regex with one capture group; empty: wall time
     std::vector<std::string> env;       // both runs
     std::vector<std::string> tool_env;  // tool runs only
+    std::string baseline_tool;          // OMP_TOOL_LIBRARIES of the baseline runs; empty: none
     std::string json;                   // append a JSON line here
     bool header = false;
     bool verbose = false;
@@ -53,7 +57,7 @@ struct Options {
                  "vtasos-ompt-overhead: %s\n"
                  "usage: vtasos-ompt-overhead [--reps N>=7] [--tool LIB] [--name NAME]\n"
                  "         [--metric REGEX] [--env K=V]... [--tool-env K=V]... [--json FILE]\n"
-                 "         [--header] [--verbose] -- COMMAND [ARGS...]\n",
+                 "         [--baseline-tool LIB] [--header] [--verbose] -- COMMAND [ARGS...]\n",
                  why.c_str());
     std::exit(2);
 }
@@ -78,6 +82,8 @@ Options parse(int argc, char** argv) {
             o.reps = static_cast<int>(n);
         } else if (a == "--tool") {
             o.tool = value("--tool");
+        } else if (a == "--baseline-tool") {
+            o.baseline_tool = value("--baseline-tool");
         } else if (a == "--name") {
             o.name = value("--name");
         } else if (a == "--metric") {
@@ -132,6 +138,8 @@ std::vector<std::string> make_env(const Options& o, bool with_tool) {
     if (with_tool) {
         env.push_back("OMP_TOOL_LIBRARIES=" + o.tool);
         for (const auto& e : o.tool_env) env.push_back(e);
+    } else if (!o.baseline_tool.empty()) {
+        env.push_back("OMP_TOOL_LIBRARIES=" + o.baseline_tool);
     }
     return env;
 }
