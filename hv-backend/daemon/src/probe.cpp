@@ -53,6 +53,13 @@ std::optional<Sample> sample_from_note(const std::string& note) {
     return Sample{*t / 1e3, *cpu / 1e3, *prog};
 }
 
+int window_for_rate(double events_per_s) {
+    if (!(events_per_s > 0)) return kWindowMs;
+    double ms = kSettleMs + 2.0 * kMinEventsPerWindow * 1e3 / events_per_s;
+    int w = static_cast<int>(std::ceil(ms / 50.0)) * 50;
+    return std::clamp(w, kWindowMs, kMaxWindowMs);
+}
+
 std::vector<Window> schedule(double start_ms, int duration_ms, int window_ms, int lead_in_ms) {
     // lead-in, then off/on pairs and a closing off window, within duration.
     // Short windows, many pairs: other load drifts over seconds, and an on
@@ -113,30 +120,37 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
             }
         }
     }
+    // A window that cannot be timed (an application phase with one long
+    // region, start-up, a moment frozen) is left out on its own; the probe
+    // fails only when too few streaming windows remain.
     std::vector<double> rate(windows.size(), 0);
+    std::vector<bool> usable(windows.size(), false);
+    int unusable = 0;
+    std::string first_unusable;
     for (size_t w = 0; w < windows.size(); ++w) {
-        if (intervals[w] == 0) {
-            v.reason = fmt::format(
+        std::string why;
+        if (intervals[w] == 0)
+            why = fmt::format(
                 "no complete observation interval inside probe window {} ({} samples in all): "
                 "the tool did not report often enough",
                 w, samples.size());
-            return v;
-        }
-        if (events[w] < min_events) {
-            v.reason = fmt::format(
+        else if (events[w] < min_events)
+            why = fmt::format(
                 "the tenant made {:.0f} progress events (regions, barriers, loops) in window {}, "
                 "fewer than {}: too few synchronisation points to time it (one long parallel "
                 "region, or idle)",
                 events[w], w, min_events);
-            return v;
-        }
         // Little CPU time is fine (a loaded machine; the rate is per CPU
         // second), none is not.
-        if (cpu[w] < kMinCpuMsPerWindow) {
-            v.reason = fmt::format("the tenant used {:.1f} ms of CPU in window {}: frozen or idle",
-                                   cpu[w], w);
-            return v;
+        else if (cpu[w] < kMinCpuMsPerWindow)
+            why = fmt::format("the tenant used {:.1f} ms of CPU in window {}: frozen or idle",
+                              cpu[w], w);
+        if (!why.empty()) {
+            if (first_unusable.empty()) first_unusable = std::move(why);
+            ++unusable;
+            continue;
         }
+        usable[w] = true;
         rate[w] = events[w] / cpu[w] * 1e3;
         (windows[w].on ? v.on_rates : v.off_rates).push_back(rate[w]);
     }
@@ -152,7 +166,7 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
         return v;
     }
     for (size_t w = 0; w < windows.size(); ++w) {
-        if (!windows[w].on) continue;
+        if (!windows[w].on || !usable[w]) continue;
         if (windows[w].stream_mb_s >= 0 && windows[w].stream_mb_s < kMinStreamFraction * best_stream) {
             ++v.skipped;
             continue;
@@ -160,16 +174,28 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
         // The off windows around it: slow drift (phases of the application,
         // other load) cancels out.
         std::vector<double> around;
-        if (w > 0 && !windows[w - 1].on) around.push_back(rate[w - 1]);
-        if (w + 1 < windows.size() && !windows[w + 1].on) around.push_back(rate[w + 1]);
+        if (w > 0 && !windows[w - 1].on && usable[w - 1]) around.push_back(rate[w - 1]);
+        if (w + 1 < windows.size() && !windows[w + 1].on && usable[w + 1])
+            around.push_back(rate[w + 1]);
         if (around.empty()) continue;
         double base = 0;
         for (double r : around) base += r;
         base /= static_cast<double>(around.size());
         v.drops.push_back(base > 0 ? 1.0 - rate[w] / base : 0.0);
     }
-    if (v.drops.empty()) {
-        v.reason = "no streaming window had a baseline window beside it";
+    const size_t on_windows = static_cast<size_t>(
+        std::count_if(windows.begin(), windows.end(), [](const Window& w) { return w.on; }));
+    const size_t need = std::min<size_t>(kMinDrops, on_windows);
+    if (v.drops.size() < need) {
+        v.reason = v.drops.empty() && unusable == 0
+                       ? std::string("no streaming window had a baseline window beside it")
+                       : fmt::format("{} of {} streaming windows could be compared (at least {} "
+                                     "needed); {} window(s) could not be timed, the first: {}",
+                                     v.drops.size(), on_windows, need, unusable,
+                                     first_unusable.empty() ? "-" : first_unusable);
+        if (unusable == 0 && v.skipped > 0)
+            v.reason += fmt::format("; {} left out because the streamers barely ran", v.skipped);
+        v.drops.clear();
         return v;
     }
     v.drop = median(v.drops);
@@ -183,6 +209,9 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
             "; {} streaming window(s) left out: the streamers ran at less than {:.0f} % of their "
             "best rate ({:.0f} MB/s), their CPU was taken",
             v.skipped, kMinStreamFraction * 100, best_stream);
+    if (unusable > 0)
+        v.reason += fmt::format("; {} window(s) could not be timed and were left out (first: {})",
+                                unusable, first_unusable);
     return v;
 }
 
@@ -295,7 +324,8 @@ void Streamers::kill() {
 
 nlohmann::json Probe::to_json(double now) const {
     nlohmann::json j = {{"tenant", tenant},           {"state", state},
-                        {"duration_ms", duration_ms}, {"probe_pus", pus},
+                        {"duration_ms", duration_ms}, {"window_ms", window_ms},
+                        {"probe_pus", pus},
                         {"tenant_pus", tenant_pus},   {"samples", samples.size()}};
     if (state == "running")
         j["remaining_ms"] = std::max<int64_t>(0, static_cast<int64_t>(end_ms - now));
@@ -373,15 +403,19 @@ Result<nlohmann::json> Service::do_probe(const ProbeArgs& a, const Peer& peer) {
     p->pus = chosen;
     p->tenant_pus = mine;
     p->start_ms = now;
-    p->windows = probe::schedule(now, a.duration_ms);
+    // Windows sized from the tenant's own progress rate, when it reported one.
+    double rate = t.observations ? t.observations->region_rate_hz + t.observations->barrier_rate_hz
+                                 : 0.0;
+    p->window_ms = probe::window_for_rate(rate);
+    p->windows = probe::schedule(now, a.duration_ms, p->window_ms);
     p->end_ms = p->windows.back().end_ms;
     p->streamers = std::make_unique<probe::Streamers>();
     int life_s = static_cast<int>((p->end_ms - now) / 1000) + 5;
     if (auto s = p->streamers->start(chosen, probe::kArrayBytes, life_s); !s) return s.error();
     spdlog::info(
-        "event=probe_start tenant={} duration_ms={} probe_pus={} tenant_pus={} "
+        "event=probe_start tenant={} duration_ms={} window_ms={} probe_pus={} tenant_pus={} "
         "streamers={}",
-        log::quote(a.tenant), a.duration_ms, format_cpulist(chosen), format_cpulist(mine),
+        log::quote(a.tenant), a.duration_ms, p->window_ms, format_cpulist(chosen), format_cpulist(mine),
         fmt::join(p->streamers->pids(), ","));
     probe_ = std::move(p);
     return nlohmann::json{{"probe", probe_->to_json(now)}};

@@ -18,7 +18,9 @@
 // look like a memory slowdown (stalled cycles still count as CPU time, so a
 // bandwidth-bound tenant does lose progress per CPU second). Each "on" window
 // is compared with the mean of the "off" windows around it; the drop is the
-// median of those per-window drops. Each streamer counts the bytes it streams
+// median of those per-window drops. A window that cannot be timed (too few
+// events: a phase with one long region, start-up) is left out alone; at least
+// kMinDrops compared "on" windows make a verdict. Each streamer counts the bytes it streams
 // in a shared page; an "on" window in which the streamers moved less than half
 // of their best window's bytes is left out (the streamer's CPU was taken,
 // e.g. by the host of a VM: a window without pressure says nothing). Drop >= threshold: `high`; below: `low`;
@@ -58,6 +60,7 @@ inline constexpr double kMinCpuMsPerWindow = 1.0;  // less: frozen or idle
 inline constexpr int kMaxStreamers = 4;
 inline constexpr size_t kArrayBytes = 64u << 20;  // x3 arrays per streamer: >> any LLC here
 inline constexpr double kMinStreamFraction = 0.5;  // of the best on window's streamer rate
+inline constexpr size_t kMinDrops = 3;  // compared streaming windows for a verdict (fewer: all)
 
 // One observation of the tenant, from the note tokens of an update.
 struct Sample {
@@ -90,6 +93,14 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
                 double threshold = kDefaultThreshold, int settle_ms = kSettleMs,
                 int min_events = kMinEventsPerWindow);
 
+// Window length for a tenant making `events_per_s` progress events (regions +
+// barriers, from its observations; 0: unknown): long enough for 2 x
+// kMinEventsPerWindow events after the settle time, kWindowMs at least,
+// kMaxWindowMs at most. Slow-progress codes (FT, MG at large classes) need
+// longer windows; fast ones keep short windows against drift.
+int window_for_rate(double events_per_s);
+inline constexpr int kMaxWindowMs = 4000;
+
 // The on/off window schedule of a probe of `duration_ms` starting at `start_ms`:
 // lead-in, then off, on, off, ..., off (at least one on window). Windows are
 // `window_ms` long (0: kWindowMs); a longer probe has more of them.
@@ -120,6 +131,7 @@ private:
 struct Probe {
     std::string tenant;
     int duration_ms = 0;
+    int window_ms = 0;
     std::vector<int> pus;  // where the streamers run
     std::vector<int> tenant_pus;
     std::vector<Window> windows;

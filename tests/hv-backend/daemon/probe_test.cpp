@@ -54,6 +54,14 @@ TEST(ProbeTest, SampleTokensAreReadFromTheNote) {
     EXPECT_FALSE(sample_from_note("xt_us=1 cpu_us=2 progress=3"));  // token boundaries
 }
 
+TEST(ProbeTest, WindowsGrowForSlowProgress) {
+    EXPECT_EQ(window_for_rate(0), kWindowMs);       // unknown rate: the default
+    EXPECT_EQ(window_for_rate(3000), kWindowMs);    // CG: thousands of events/s
+    EXPECT_EQ(window_for_rate(40), 500);            // 60 + 16/40 s = 460 -> 500 ms
+    EXPECT_EQ(window_for_rate(4), 4000);            // FT class B at 1 thread: capped
+    EXPECT_EQ(window_for_rate(0.1), kMaxWindowMs);  // EP: capped (it stays unknown)
+}
+
 TEST(ProbeTest, ScheduleAlternatesAndEndsWithABaseline) {
     auto w = schedule(1000, 4000);
     ASSERT_EQ(w.size(), 13u);  // (4000 - 300 - 250) / 500 = 6 pairs + a closing off window
@@ -112,6 +120,32 @@ TEST(ProbeTest, WindowsWhereTheStreamerBarelyRanAreLeftOut) {
     auto none = analyze(s, w);
     EXPECT_EQ(none.cls, BandwidthClass::kUnknown);
     EXPECT_NE(none.reason.find("no CPU time"), std::string::npos) << none.reason;
+}
+
+TEST(ProbeTest, AWindowThatCannotBeTimedIsLeftOutAlone) {
+    // Seen on MG class C and FT class B: the probe began during start-up (one
+    // long region, no events), and that one window made the whole probe unknown.
+    auto w = schedule(0, 6000);
+    std::vector<Sample> s;
+    double t = -100, cpu = 0, prog = 0;
+    while (t < w.back().end_ms + 100) {
+        s.push_back({t, cpu, prog});
+        bool on = false;
+        for (const auto& x : w)
+            if (t >= x.begin_ms && t < x.end_ms) on = x.on;
+        cpu += 50;
+        if (t >= w[2].end_ms) prog += 50 * (on ? 0.8 : 1.0);  // silent for 3 windows
+        t += 50;
+    }
+    auto v = analyze(s, w);
+    EXPECT_EQ(v.cls, BandwidthClass::kHigh) << v.reason;
+    EXPECT_NEAR(v.drop, 0.2, 0.01);
+    EXPECT_NE(v.reason.find("could not be timed"), std::string::npos) << v.reason;
+    // Too few comparable windows left: unknown, naming the first bad window.
+    auto short_w = schedule(0, 2000);  // 3 on windows
+    auto few = analyze(s, short_w);
+    EXPECT_EQ(few.cls, BandwidthClass::kUnknown);
+    EXPECT_NE(few.reason.find("too few synchronisation points"), std::string::npos) << few.reason;
 }
 
 TEST(ProbeTest, LessCpuTimeIsNotASlowdown) {
