@@ -973,7 +973,7 @@ Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
         t.observations = std::move(merged);
         sched_join(a.tenant, t);  // the sync rate may change the gang decision
         const std::string reason = "job tenant: observations merged; a job is not re-placed";
-        spdlog::info("event=update tenant={} replaced=false observed={} reason={}",
+        spdlog::debug("event=update tenant={} replaced=false observed={} reason={}",
                      log::quote(a.tenant), log::quote(o.to_string()), log::quote(reason));
         save_state();
         return json{{"tenant", a.tenant},
@@ -1024,11 +1024,17 @@ Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
             }
         }
     }
+    // The state file holds requests and placements, not observations: write
+    // it only when one of them changed (a probe asks for 20 updates a second).
+    const bool durable = replaced || next.to_json() != t.request.to_json();
     t.request = std::move(next);
     sched_join(a.tenant, t);  // new observations / PUs may change the gang decision
-    spdlog::info("event=update tenant={} replaced={} observed={} reason={}", log::quote(a.tenant),
-                 replaced, log::quote(o.to_string()), log::quote(reason));
-    save_state();
+    // Every tool reports once a second (20 times while probed): only a
+    // re-placement is news at info level.
+    spdlog::log(replaced ? spdlog::level::info : spdlog::level::debug,
+                "event=update tenant={} replaced={} observed={} reason={}", log::quote(a.tenant),
+                replaced, log::quote(o.to_string()), log::quote(reason));
+    if (durable) save_state();
     return json{{"tenant", a.tenant},
                 {"replaced", replaced},
                 {"reason", reason},
