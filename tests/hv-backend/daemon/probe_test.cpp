@@ -9,6 +9,7 @@
 #include <sched.h>
 
 #include <set>
+#include <utility>
 
 #include "daemon_harness.h"
 #include "vtasos/daemon/protocol.h"
@@ -37,6 +38,26 @@ std::vector<Sample> synth(const std::vector<Window>& windows, double off_rate, d
         double dcpu = 50 * cpu_share * (1 + jitter * ((k++ % 3) - 1.0));
         cpu += dcpu;
         prog += dcpu * (on ? on_rate : off_rate);
+        t += 50;
+    }
+    return s;
+}
+
+// Samples every 50 ms from before the first window to after the last;
+// `step(t, window)` returns the {CPU ms, progress} of the next 50 ms (window:
+// the one holding t, or null).
+template <class Step>
+std::vector<Sample> sample_run(const std::vector<Window>& windows, Step step) {
+    std::vector<Sample> s;
+    double t = windows.front().begin_ms - 100, cpu = 0, prog = 0;
+    while (t < windows.back().end_ms + 100) {
+        s.push_back({t, cpu, prog});
+        const Window* in = nullptr;
+        for (const auto& x : windows)
+            if (t >= x.begin_ms && t < x.end_ms) in = &x;
+        auto [dcpu, dprog] = step(t, in);
+        cpu += dcpu;
+        prog += dprog;
         t += 50;
     }
     return s;
@@ -93,20 +114,13 @@ TEST(ProbeTest, WindowsWhereTheStreamerBarelyRanAreLeftOut) {
     // (its rate fell to a few percent) and the tenant ran at full speed; the
     // median over all windows then hid a 38 % slowdown.
     auto w = schedule(0, 6000);
-    std::vector<Sample> s;
-    double t = -100, cpu = 0, prog = 0;
     size_t on_seen = 0;
     for (auto& x : w)
         if (x.on) x.stream_mb_s = (on_seen++ % 3 == 0) ? 9000 : 150;  // 2 of 3 starved
-    while (t < w.back().end_ms + 100) {
-        s.push_back({t, cpu, prog});
-        double rate = 1.0;
-        for (const auto& x : w)
-            if (t >= x.begin_ms && t < x.end_ms && x.on && x.stream_mb_s > 1000) rate = 0.6;
-        cpu += 50;
-        prog += 50 * rate;
-        t += 50;
-    }
+    auto s = sample_run(w, [](double, const Window* in) {
+        bool pressed = in && in->on && in->stream_mb_s > 1000;
+        return std::pair{50.0, 50.0 * (pressed ? 0.6 : 1.0)};
+    });
     auto v = analyze(s, w);
     EXPECT_EQ(v.cls, BandwidthClass::kHigh) << v.reason;
     EXPECT_NEAR(v.drop, 0.4, 0.01);
@@ -126,17 +140,11 @@ TEST(ProbeTest, AWindowThatCannotBeTimedIsLeftOutAlone) {
     // Seen on MG class C and FT class B: the probe began during start-up (one
     // long region, no events), and that one window made the whole probe unknown.
     auto w = schedule(0, 6000);
-    std::vector<Sample> s;
-    double t = -100, cpu = 0, prog = 0;
-    while (t < w.back().end_ms + 100) {
-        s.push_back({t, cpu, prog});
-        bool on = false;
-        for (const auto& x : w)
-            if (t >= x.begin_ms && t < x.end_ms) on = x.on;
-        cpu += 50;
-        if (t >= w[2].end_ms) prog += 50 * (on ? 0.8 : 1.0);  // silent for 3 windows
-        t += 50;
-    }
+    const double quiet_until = w[2].end_ms;  // silent for 3 windows
+    auto s = sample_run(w, [&](double t, const Window* in) {
+        bool on = in && in->on;
+        return std::pair{50.0, t >= quiet_until ? 50.0 * (on ? 0.8 : 1.0) : 0.0};
+    });
     auto v = analyze(s, w);
     EXPECT_EQ(v.cls, BandwidthClass::kHigh) << v.reason;
     EXPECT_NEAR(v.drop, 0.2, 0.01);
@@ -152,18 +160,10 @@ TEST(ProbeTest, LessCpuTimeIsNotASlowdown) {
     // Other load halves the tenant's CPU share in the on windows only: per CPU
     // second its progress is unchanged, so it is not bandwidth-bound.
     auto w = schedule(0, 4000);
-    std::vector<Sample> s;
-    double t = -100, cpu = 0, prog = 0;
-    while (t < w.back().end_ms + 100) {
-        s.push_back({t, cpu, prog});
-        bool on = false;
-        for (const auto& x : w)
-            if (t >= x.begin_ms && t < x.end_ms) on = x.on;
-        double dcpu = on ? 25 : 50;
-        cpu += dcpu;
-        prog += dcpu * 2;
-        t += 50;
-    }
+    auto s = sample_run(w, [](double, const Window* in) {
+        double dcpu = in && in->on ? 25 : 50;
+        return std::pair{dcpu, dcpu * 2};
+    });
     auto v = analyze(s, w);
     EXPECT_EQ(v.cls, BandwidthClass::kLow) << v.reason;
     EXPECT_NEAR(v.drop, 0, 1e-9);
