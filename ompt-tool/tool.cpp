@@ -472,7 +472,8 @@ void connect_daemon(Tool* t, std::string* state) {
             t->request.tenant = tenant;
             t->request.cpus = static_cast<int>((*link)->placement().cpus.size());
         } else if (link.error().code() == Errc::kNotFound) {
-            if (t->cfg.verbose > 0) say(link.error().message() + "; registering a tenant of its own");
+            if (t->cfg.verbose > 0)
+                say(link.error().message() + "; registering a tenant of its own");
         }
     }
     if (!attach) link = DaemonLink::open(t->cfg.socket, tenant, t->request, kConnectTimeoutMs);

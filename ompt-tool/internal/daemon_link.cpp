@@ -1,10 +1,10 @@
 #include "daemon_link.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "vtasos/client.h"
@@ -52,9 +52,8 @@ Result<std::unique_ptr<DaemonLink>> DaemonLink::attach(const std::optional<std::
     if (!r) {
         Error e = r.error();
         if (e.message().find("not_found") != std::string::npos)
-            return Error(Errc::kNotFound,
-                         fmt::format("VTASOS_TENANT={}: no such tenant at {}", tenant,
-                                     link->socket_));
+            return Error(Errc::kNotFound, fmt::format("VTASOS_TENANT={}: no such tenant at {}",
+                                                      tenant, link->socket_));
         return e.with_context("attach " + tenant);
     }
     if (!r->placement || r->placement->cpus.empty())
@@ -76,8 +75,8 @@ Result<std::unique_ptr<DaemonLink>> DaemonLink::open(const std::optional<std::st
     std::string req = request.to_json().dump();
     std::vector<char> reply(kReplyBytes);
     int pid = static_cast<int>(getpid());
-    int rc = vtasos_register(link->c_, tenant.c_str(), req.c_str(), nullptr, &pid, 1, 0, reply.data(),
-                         reply.size());
+    int rc = vtasos_register(link->c_, tenant.c_str(), req.c_str(), nullptr, &pid, 1, 0,
+                             reply.data(), reply.size());
     if (rc != VTASOS_OK) return link->error_from(rc, "register");
     auto j = nlohmann::json::parse(reply.data(), nullptr, false);
     if (j.is_discarded()) return Error(Errc::kProtocol, "register: placement reply is not JSON");
@@ -177,8 +176,9 @@ Result<Advice> DaemonSession::advice() {
             if (!j.is_discarded())
                 if (auto p = Placement::from_json(j); p && !p->cpus.empty()) placement_seen(*p);
             if (opt_.verbose > 0)
-                std::fprintf(stderr, "vtasos-ompt: now an MPI rank of a job tenant; following "
-                                     "its share\n");
+                std::fprintf(stderr,
+                             "vtasos-ompt: now an MPI rank of a job tenant; following "
+                             "its share\n");
             return Error(Errc::kUnavailable, "placed as an MPI rank of a job tenant");
         }
         auto now = std::chrono::steady_clock::now();

@@ -601,14 +601,13 @@ int main(int argc, char** argv) {
     }
     if (*place) return cmd_place(place_spec, request_file, existing_file, bw, json_out);
     if (*run && !vm_opts.image.empty()) {
-        std::string t = run_opts.tenant.empty()
-                            ? "vm-" + sanitize_id(basename_of(vm_opts.image)) + "-" +
-                                  std::to_string(::getpid())
-                            : run_opts.tenant;
+        std::string t = run_opts.tenant.empty() ? "vm-" + sanitize_id(basename_of(vm_opts.image)) +
+                                                      "-" + std::to_string(::getpid())
+                                                : run_opts.tenant;
         auto f = run_opts.fields(t);
         if (!f) return report(f.error(), kExitRunFailed);
-        return run_vm_command(g.socket, g.timeout_ms, *f, t, vm_opts, command,
-                              run_cmd->count() > 0, verbose);
+        return run_vm_command(g.socket, g.timeout_ms, *f, t, vm_opts, command, run_cmd->count() > 0,
+                              verbose);
     }
     if (*run) return cmd_run(g, run_opts, command, verbose);
     if (*reg && !domain.empty()) {

@@ -167,7 +167,8 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
     }
     for (size_t w = 0; w < windows.size(); ++w) {
         if (!windows[w].on || !usable[w]) continue;
-        if (windows[w].stream_mb_s >= 0 && windows[w].stream_mb_s < kMinStreamFraction * best_stream) {
+        if (windows[w].stream_mb_s >= 0 &&
+            windows[w].stream_mb_s < kMinStreamFraction * best_stream) {
             ++v.skipped;
             continue;
         }
@@ -189,10 +190,11 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
     if (v.drops.size() < need) {
         v.reason = v.drops.empty() && unusable == 0
                        ? std::string("no streaming window had a baseline window beside it")
-                       : fmt::format("{} of {} streaming windows could be compared (at least {} "
-                                     "needed); {} window(s) could not be timed, the first: {}",
-                                     v.drops.size(), on_windows, need, unusable,
-                                     first_unusable.empty() ? "-" : first_unusable);
+                       : fmt::format(
+                             "{} of {} streaming windows could be compared (at least {} "
+                             "needed); {} window(s) could not be timed, the first: {}",
+                             v.drops.size(), on_windows, need, unusable,
+                             first_unusable.empty() ? "-" : first_unusable);
         if (unusable == 0 && v.skipped > 0)
             v.reason += fmt::format("; {} left out because the streamers barely ran", v.skipped);
         v.drops.clear();
@@ -283,8 +285,8 @@ uint64_t Streamers::bytes() const {
 
 Status Streamers::start(const std::vector<int>& pus, size_t array_bytes, int max_life_s) {
     if (pus.size() > static_cast<size_t>(kMaxStreamers))
-        return Error(Errc::kInvalidArgument,
-                     fmt::format("probe: {} streamers asked, at most {}", pus.size(), kMaxStreamers));
+        return Error(Errc::kInvalidArgument, fmt::format("probe: {} streamers asked, at most {}",
+                                                         pus.size(), kMaxStreamers));
     if (!counters_) {
         void* m = mmap(nullptr, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -325,8 +327,8 @@ void Streamers::kill() {
 nlohmann::json Probe::to_json(double now) const {
     nlohmann::json j = {{"tenant", tenant},           {"state", state},
                         {"duration_ms", duration_ms}, {"window_ms", window_ms},
-                        {"probe_pus", pus},
-                        {"tenant_pus", tenant_pus},   {"samples", samples.size()}};
+                        {"probe_pus", pus},           {"tenant_pus", tenant_pus},
+                        {"samples", samples.size()}};
     if (state == "running")
         j["remaining_ms"] = std::max<int64_t>(0, static_cast<int64_t>(end_ms - now));
     if (!error.empty()) j["error"] = error;
@@ -404,8 +406,8 @@ Result<nlohmann::json> Service::do_probe(const ProbeArgs& a, const Peer& peer) {
     p->tenant_pus = mine;
     p->start_ms = now;
     // Windows sized from the tenant's own progress rate, when it reported one.
-    double rate = t.observations ? t.observations->region_rate_hz + t.observations->barrier_rate_hz
-                                 : 0.0;
+    double rate =
+        t.observations ? t.observations->region_rate_hz + t.observations->barrier_rate_hz : 0.0;
     p->window_ms = probe::window_for_rate(rate);
     p->windows = probe::schedule(now, a.duration_ms, p->window_ms);
     p->end_ms = p->windows.back().end_ms;
@@ -415,8 +417,8 @@ Result<nlohmann::json> Service::do_probe(const ProbeArgs& a, const Peer& peer) {
     spdlog::info(
         "event=probe_start tenant={} duration_ms={} window_ms={} probe_pus={} tenant_pus={} "
         "streamers={}",
-        log::quote(a.tenant), a.duration_ms, p->window_ms, format_cpulist(chosen), format_cpulist(mine),
-        fmt::join(p->streamers->pids(), ","));
+        log::quote(a.tenant), a.duration_ms, p->window_ms, format_cpulist(chosen),
+        format_cpulist(mine), fmt::join(p->streamers->pids(), ","));
     probe_ = std::move(p);
     return nlohmann::json{{"probe", probe_->to_json(now)}};
 }
@@ -456,8 +458,10 @@ int64_t Service::probe_tick() {
         p.mark_ms = now;
     };
     while (p.next_window < p.windows.size() && p.windows[p.next_window].begin_ms <= now) {
-        if (p.next_window > 0) close_window(p.next_window - 1);
-        else close_window(p.windows.size());  // lead-in: just set the mark
+        if (p.next_window > 0)
+            close_window(p.next_window - 1);
+        else
+            close_window(p.windows.size());  // lead-in: just set the mark
         bool on = p.windows[p.next_window].on;
         if (on != p.streaming && p.streamers) p.streamers->run(on);
         p.streaming = on;

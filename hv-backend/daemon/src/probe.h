@@ -23,8 +23,8 @@
 // kMinDrops compared "on" windows make a verdict. Each streamer counts the bytes it streams
 // in a shared page; an "on" window in which the streamers moved less than half
 // of their best window's bytes is left out (the streamer's CPU was taken,
-// e.g. by the host of a VM: a window without pressure says nothing). Drop >= threshold: `high`; below: `low`;
-// too few events or samples in a window: `unknown`, with the reason.
+// e.g. by the host of a VM: a window without pressure says nothing). Drop >= threshold: `high`;
+// below: `low`; too few events or samples in a window: `unknown`, with the reason.
 //
 // Bounds: one probe at a time per daemon, duration kMinProbeMs..kMaxProbeMs,
 // at most kMaxStreamers streamer processes; each streamer is a forked child
@@ -51,14 +51,14 @@ namespace vtasos::daemon::probe {
 // "Bandwidth probe"): compute-bound codes lose < 1 % progress per CPU second
 // (single windows up to 3 %), cache- and memory-bound ones 8-19 %.
 inline constexpr double kDefaultThreshold = 0.05;
-inline constexpr int kUpdateMs = 50;           // observation period asked of the tool
-inline constexpr int kLeadInMs = 300;          // tool switches to fast updates, streamers start
-inline constexpr int kWindowMs = 250;          // one on or off window
-inline constexpr int kSettleMs = 60;           // ignored at the start of each window
-inline constexpr int kMinEventsPerWindow = 8;  // fewer: the rate is too coarse
+inline constexpr int kUpdateMs = 50;               // observation period asked of the tool
+inline constexpr int kLeadInMs = 300;              // tool switches to fast updates, streamers start
+inline constexpr int kWindowMs = 250;              // one on or off window
+inline constexpr int kSettleMs = 60;               // ignored at the start of each window
+inline constexpr int kMinEventsPerWindow = 8;      // fewer: the rate is too coarse
 inline constexpr double kMinCpuMsPerWindow = 1.0;  // less: frozen or idle
 inline constexpr int kMaxStreamers = 4;
-inline constexpr size_t kArrayBytes = 64u << 20;  // x3 arrays per streamer: >> any LLC here
+inline constexpr size_t kArrayBytes = 64u << 20;   // x3 arrays per streamer: >> any LLC here
 inline constexpr double kMinStreamFraction = 0.5;  // of the best on window's streamer rate
 inline constexpr size_t kMinDrops = 3;  // compared streaming windows for a verdict (fewer: all)
 

@@ -89,7 +89,8 @@ Service::Service(Topology topology, std::unique_ptr<Driver> driver,
         };
         sched_clock_ = std::make_unique<SteadyClock>();
         sched_freezer_ = std::make_unique<DriverFreezer>(this);
-        sched_ = std::make_unique<gang::Scheduler>(*sched_freezer_, *sched_clock_, config_.slice_ms);
+        sched_ =
+            std::make_unique<gang::Scheduler>(*sched_freezer_, *sched_clock_, config_.slice_ms);
         spdlog::info("event=sched policy={} slice_ms={} freeze={}",
                      gang::policy_name(config_.sched_policy), config_.slice_ms, caps_.freeze);
     }
@@ -518,11 +519,13 @@ Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
     const pid_t pid = a.pids.front();
     auto uid = proc::owner(pid);
     if (!uid)
-        return Error(uid.error().code(), fmt::format("register.pids[0]: {}", uid.error().message()));
+        return Error(uid.error().code(),
+                     fmt::format("register.pids[0]: {}", uid.error().message()));
     if (peer.uid != 0 && *uid != peer.uid)
-        return Error(Errc::kPermissionDenied,
-                     fmt::format("register.pids[0]: process {} belongs to uid {}, the caller is uid {}",
-                                 pid, *uid, peer.uid));
+        return Error(
+            Errc::kPermissionDenied,
+            fmt::format("register.pids[0]: process {} belongs to uid {}, the caller is uid {}", pid,
+                        *uid, peer.uid));
     auto start = proc::start_time(pid);
     if (!start || !proc::alive(pid))
         return Error(Errc::kNotFound, fmt::format("register.pids[0]: no process {}", pid));
@@ -601,9 +604,10 @@ Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
                                      "uid {}",
                                      a.tenant, pj.owner, peer.uid));
         if (g.local_size != pj.info.expected)
-            return Error(Errc::kInvalidArgument,
-                         fmt::format("register.job.local_size: {}, but the job's first rank said {}",
-                                     g.local_size, pj.info.expected));
+            return Error(
+                Errc::kInvalidArgument,
+                fmt::format("register.job.local_size: {}, but the job's first rank said {}",
+                            g.local_size, pj.info.expected));
         if (g.threads != pj.info.threads)
             return Error(Errc::kInvalidArgument,
                          fmt::format("register.job.threads: {}, but the job's first rank said {}",
@@ -612,7 +616,8 @@ Result<json> Service::do_join(const RegisterArgs& a, const Peer& peer) {
     if (pj.failed) return *pj.failed;
     bool member = false;
     for (const auto& m : pj.info.members) {
-        if (m.pid == pid) member = true;
+        if (m.pid == pid)
+            member = true;
         else if (m.local_rank == g.local_rank)
             return Error(Errc::kAlreadyExists,
                          fmt::format("register.job.local_rank: local rank {} of \"{}\" already "
@@ -648,11 +653,13 @@ Result<std::string> Service::place_job(const std::string& tenant, job::Pending& 
     std::erase_if(members, [](const job::Member& m) { return !proc::alive(m.pid, m.start_time); });
     if (members.empty())
         return Error(Errc::kNotFound, "register.job: every rank of the job has exited");
-    std::sort(members.begin(), members.end(),
-              [](const job::Member& x, const job::Member& y) { return x.local_rank < y.local_rank; });
+    std::sort(members.begin(), members.end(), [](const job::Member& x, const job::Member& y) {
+        return x.local_rank < y.local_rank;
+    });
     if (tenants_.size() >= config_.max_tenants)
-        return Error(Errc::kBusy, fmt::format("register: the daemon already holds {} tenants (the limit)",
-                                              config_.max_tenants));
+        return Error(Errc::kBusy,
+                     fmt::format("register: the daemon already holds {} tenants (the limit)",
+                                 config_.max_tenants));
     const int threads = pj.info.threads;
     const int n = static_cast<int>(members.size());
     const int cpus = n * threads;
@@ -686,7 +693,8 @@ Result<std::string> Service::place_job(const std::string& tenant, job::Pending& 
         if (fd < 0 || proc::start_time(m.pid) != std::optional<uint64_t>(m.start_time)) {
             if (fd >= 0) ::close(fd);
             for (auto& q : procs) ::close(q.pidfd);
-            return Error(Errc::kNotFound, fmt::format("register.job: rank process {} exited", m.pid));
+            return Error(Errc::kNotFound,
+                         fmt::format("register.job: rank process {} exited", m.pid));
         }
         procs.push_back({m.pid, m.start_time, fd});
         pids.push_back(m.pid);
@@ -720,10 +728,11 @@ Result<std::string> Service::place_job(const std::string& tenant, job::Pending& 
         pid_tenant_[p.pid] = tenant;
         if (pidfd_hook_) pidfd_hook_(p.pid, p.pidfd, true);
     }
-    spdlog::info("event=place_job tenant={} uid={} ranks={}/{} threads={} pids={} source={} pus={} why={}",
-                 log::quote(tenant), pj.owner, n, pj.info.expected, threads, fmt::join(pids, ","),
-                 log::quote(source), format_cpulist(placement->all_pus()),
-                 log::quote(why_summary(*placement)));
+    spdlog::info(
+        "event=place_job tenant={} uid={} ranks={}/{} threads={} pids={} source={} pus={} why={}",
+        log::quote(tenant), pj.owner, n, pj.info.expected, threads, fmt::join(pids, ","),
+        log::quote(source), format_cpulist(placement->all_pus()),
+        log::quote(why_summary(*placement)));
     sched_join(tenant, tenants_.emplace(tenant, std::move(t)).first->second);
     save_state();
     return source;
@@ -750,8 +759,9 @@ Result<json> Service::do_join_late(const RegisterArgs& a, const Peer& peer, cons
                      fmt::format("register.pids[0]: process {} already belongs to tenant \"{}\"",
                                  pid, it->second));
     if (tenants_.size() >= config_.max_tenants)
-        return Error(Errc::kBusy, fmt::format("register: the daemon already holds {} tenants (the limit)",
-                                              config_.max_tenants));
+        return Error(Errc::kBusy,
+                     fmt::format("register: the daemon already holds {} tenants (the limit)",
+                                 config_.max_tenants));
     auto start = proc::start_time(pid);
     Request req = jt.request;
     req.tenant = late;
@@ -827,11 +837,12 @@ Result<json> Service::do_leave(const TenantArgs& a, const Peer& peer) {
                                      "uid {}",
                                      a.tenant, pj.owner, peer.uid));
         if (!job::remove(pj.info, pid))
-            return Error(Errc::kNotFound,
-                         fmt::format("release.pid: process {} is not in job \"{}\"", pid, a.tenant));
+            return Error(
+                Errc::kNotFound,
+                fmt::format("release.pid: process {} is not in job \"{}\"", pid, a.tenant));
         size_t remaining = pj.info.members.size();
-        spdlog::info("event=leave tenant={} pid={} remaining={} state=waiting", log::quote(a.tenant),
-                     pid, remaining);
+        spdlog::info("event=leave tenant={} pid={} remaining={} state=waiting",
+                     log::quote(a.tenant), pid, remaining);
         if (remaining == 0) pending_jobs_.erase(it);
         return json{{"tenant", a.tenant}, {"left", pid}, {"remaining", remaining}};
     }
@@ -894,7 +905,8 @@ Advice Service::advice_for(const TenantEntry& t, int64_t demand) const {
     a.gang = t.request.sched.gang;
     if (sched_) {
         // The policy's decision for this tenant (hv-backend/gang/README.md "Feedback").
-        const std::string& name = t.placement.tenant.empty() ? t.request.tenant : t.placement.tenant;
+        const std::string& name =
+            t.placement.tenant.empty() ? t.request.tenant : t.placement.tenant;
         const auto st = sched_->states();
         const auto it = st.find(name);
         const bool sliced = it != st.end() && it->second.scheduled;
@@ -903,30 +915,31 @@ Advice Service::advice_for(const TenantEntry& t, int64_t demand) const {
             case gang::Mode::kGang:
                 a.gang = true;
                 a.suggested_threads = t.request.cpus;
-                a.reason = sliced ? fmt::format("gang scheduled ({} policy): all {} threads run "
-                                                "together in their time slice",
-                                                gang::policy_name(config_.sched_policy),
-                                                t.request.cpus)
-                                  : fmt::format("gang wanted ({} policy) but it shares no PUs: "
-                                                "use all {} threads",
-                                                gang::policy_name(config_.sched_policy),
-                                                t.request.cpus);
+                a.reason = sliced ? fmt::format(
+                                        "gang scheduled ({} policy): all {} threads run "
+                                        "together in their time slice",
+                                        gang::policy_name(config_.sched_policy), t.request.cpus)
+                                  : fmt::format(
+                                        "gang wanted ({} policy) but it shares no PUs: "
+                                        "use all {} threads",
+                                        gang::policy_name(config_.sched_policy), t.request.cpus);
                 return a;
             case gang::Mode::kShare:
                 a.gang = false;
                 a.suggested_threads = std::max(1, std::min(t.request.cpus, mine));
-                a.reason = fmt::format("{} policy: its disjoint share is {} of the {} PUs ({}), use "
-                                       "{} of {} threads",
-                                       gang::policy_name(config_.sched_policy), mine, pus,
-                                       format_cpulist(t.placement.all_pus()), a.suggested_threads,
-                                       t.request.cpus);
+                a.reason = fmt::format(
+                    "{} policy: its disjoint share is {} of the {} PUs ({}), use "
+                    "{} of {} threads",
+                    gang::policy_name(config_.sched_policy), mine, pus,
+                    format_cpulist(t.placement.all_pus()), a.suggested_threads, t.request.cpus);
                 return a;
             case gang::Mode::kKernel:
                 a.gang = false;
                 a.suggested_threads = t.request.cpus;
-                a.reason = fmt::format("{} policy: left to the kernel scheduler (no gang, no "
-                                       "shrink: too little synchronisation measured, or forbidden)",
-                                       gang::policy_name(config_.sched_policy));
+                a.reason = fmt::format(
+                    "{} policy: left to the kernel scheduler (no gang, no "
+                    "shrink: too little synchronisation measured, or forbidden)",
+                    gang::policy_name(config_.sched_policy));
                 return a;
         }
     }
@@ -974,7 +987,7 @@ Result<json> Service::do_update(const UpdateArgs& a, const Peer& peer) {
         sched_join(a.tenant, t);  // the sync rate may change the gang decision
         const std::string reason = "job tenant: observations merged; a job is not re-placed";
         spdlog::debug("event=update tenant={} replaced=false observed={} reason={}",
-                     log::quote(a.tenant), log::quote(o.to_string()), log::quote(reason));
+                      log::quote(a.tenant), log::quote(o.to_string()), log::quote(reason));
         save_state();
         return json{{"tenant", a.tenant},
                     {"replaced", false},
@@ -1233,11 +1246,12 @@ void Service::remove_process(const std::string& tenant, pid_t pid, std::string_v
             auto st = driver_->apply(target, t.placement);
             int failed = 0;
             int restored = job::restore_affinity(*t.job, masks, after, &failed);
-            spdlog::info("event=job_shrink tenant={} pus={} freed={} result={} "
-                         "threads_restored={}{}",
-                         log::quote(tenant), format_cpulist(after), freed,
-                         st ? std::string("ok") : log::quote(st.error().to_string()), restored,
-                         failed ? fmt::format(" restore_failed={}", failed) : std::string());
+            spdlog::info(
+                "event=job_shrink tenant={} pus={} freed={} result={} "
+                "threads_restored={}{}",
+                log::quote(tenant), format_cpulist(after), freed,
+                st ? std::string("ok") : log::quote(st.error().to_string()), restored,
+                failed ? fmt::format(" restore_failed={}", failed) : std::string());
         }
         sched_join(tenant, t);  // fewer PUs
     }
@@ -1266,11 +1280,12 @@ void Service::shutdown() {
         sched_->thaw_all();
         sched_log_change();
         const auto& st = sched_->stats();
-        spdlog::info("event=sched_stats switches={} freezes={} thaws={} errors={} "
-                     "freeze_us_avg={:.1f} thaw_us_avg={:.1f}",
-                     st.switches, st.freezes, st.thaws, st.errors,
-                     st.freezes ? st.freeze_ns / 1e3 / static_cast<double>(st.freezes) : 0.0,
-                     st.thaws ? st.thaw_ns / 1e3 / static_cast<double>(st.thaws) : 0.0);
+        spdlog::info(
+            "event=sched_stats switches={} freezes={} thaws={} errors={} "
+            "freeze_us_avg={:.1f} thaw_us_avg={:.1f}",
+            st.switches, st.freezes, st.thaws, st.errors,
+            st.freezes ? st.freeze_ns / 1e3 / static_cast<double>(st.freezes) : 0.0,
+            st.thaws ? st.thaw_ns / 1e3 / static_cast<double>(st.thaws) : 0.0);
     }
     probe_cancel("", "shutdown");
     std::vector<std::string> names;
@@ -1308,7 +1323,6 @@ void Service::save_state() {
         spdlog::error("event=save_state result=error msg={}", log::quote(s.error().to_string()));
 }
 
-
 // ---------------------------------------------------------------------------
 // Gang scheduling (hv-backend/gang)
 
@@ -1342,12 +1356,12 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     const auto old = sched_modes_.find(tenant);
     const bool changed = old == sched_modes_.end() || old->second != mode;
     if (changed)
-        spdlog::info("event=sched_decide tenant={} policy={} mode={} barrier_hz={:.0f} "
-                     "sync_fraction={:.3f} source={}",
-                     log::quote(tenant), gang::policy_name(config_.sched_policy),
-                     gang::mode_name(mode), prof ? prof->barrier_rate_hz : 0.0,
-                     prof ? prof->sync_fraction : 0.0,
-                     t.observations ? "observations" : (prof ? "profile" : "none"));
+        spdlog::info(
+            "event=sched_decide tenant={} policy={} mode={} barrier_hz={:.0f} "
+            "sync_fraction={:.3f} source={}",
+            log::quote(tenant), gang::policy_name(config_.sched_policy), gang::mode_name(mode),
+            prof ? prof->barrier_rate_hz : 0.0, prof ? prof->sync_fraction : 0.0,
+            t.observations ? "observations" : (prof ? "profile" : "none"));
     sched_modes_[tenant] = mode;
     gang::GangTenant g;
     g.id = tenant;

@@ -93,7 +93,7 @@ TEST(ProbeTest, ScheduleAlternatesAndEndsWithABaseline) {
     }
     EXPECT_LE(w.back().end_ms, 1000 + 4000);
     EXPECT_EQ(schedule(0, 1000).size(), 3u);  // the shortest still has one on window
-    auto longer = schedule(0, 12000, 1000);  // long windows for long-phase codes
+    auto longer = schedule(0, 12000, 1000);   // long windows for long-phase codes
     ASSERT_EQ(longer.size(), 11u);
     EXPECT_NEAR(longer[0].end_ms - longer[0].begin_ms, 1000, 1e-9);
 }
