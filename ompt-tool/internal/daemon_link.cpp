@@ -20,10 +20,12 @@ constexpr size_t kReplyBytes = 256 * 1024;
 Error DaemonLink::error_from(int rc, const char* what) const {
     const char* detail = vtasos_last_error(c_);
     std::string d = detail ? detail : "";
-    // The daemon's refusals carry its error code name in the detail.
-    Errc code = rc == VTASOS_E_REFUSED ? Errc::kPermissionDenied : client_errc(rc);
-    if (rc == VTASOS_E_REFUSED && d.find("already_exists") != std::string::npos)
-        code = Errc::kAlreadyExists;
+    // A daemon refusal's detail is "code: message" (client.h): keep its code.
+    Errc code = client_errc(rc);
+    if (rc == VTASOS_E_REFUSED) {
+        Errc named = errc_from_name(std::string_view(d).substr(0, d.find(':')));
+        code = named == Errc::kInternal ? Errc::kPermissionDenied : named;
+    }
     return Error(code,
                  fmt::format("{}: {}{}{}", what, vtasos_strerror(rc), d.empty() ? "" : ": ", d));
 }
@@ -50,11 +52,10 @@ Result<std::unique_ptr<DaemonLink>> DaemonLink::attach(const std::optional<std::
     link->c_ = *c;
     auto r = link->advice();
     if (!r) {
-        Error e = r.error();
-        if (e.message().find("not_found") != std::string::npos)
+        if (r.error().code() == Errc::kNotFound)
             return Error(Errc::kNotFound, fmt::format("VTASOS_TENANT={}: no such tenant at {}",
                                                       tenant, link->socket_));
-        return e.with_context("attach " + tenant);
+        return r.error().with_context("attach " + tenant);
     }
     if (!r->placement || r->placement->cpus.empty())
         return Error(Errc::kProtocol,

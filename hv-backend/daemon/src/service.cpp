@@ -105,6 +105,19 @@ Service::~Service() {
 // ---------------------------------------------------------------------------
 // Recovery
 
+TenantEntry TenantEntry::placed(Request request, Placement placement, std::string source,
+                                uid_t owner, uint64_t conn, bool detached) {
+    TenantEntry t;
+    t.request = std::move(request);
+    t.placement = std::move(placement);
+    t.source = std::move(source);
+    t.owner = owner;
+    t.conn = conn;
+    t.detached = detached;
+    t.since = static_cast<int64_t>(std::time(nullptr));
+    return t;
+}
+
 void Service::recover() {
     vm_recover();
     std::set<std::string> thawed;
@@ -483,16 +496,9 @@ Result<json> Service::do_register(const RegisterArgs& a, const Peer& peer) {
                      log::quote(s.error().to_string()));
         return s.error().with_context("register: apply");
     }
-    TenantEntry t;
-    t.request = *req;
-    t.placement = *placement;
-    t.source = source;
-    t.owner = peer.uid;
-    t.conn = peer.conn;
-    t.detached = a.detached;
+    auto t = TenantEntry::placed(*req, *placement, source, peer.uid, peer.conn, a.detached);
     t.processes = std::move(procs);
     t.threads = a.threads;
-    t.since = static_cast<int64_t>(std::time(nullptr));
     for (auto& p : t.processes) {
         pid_tenant_[p.pid] = a.tenant;
         if (pidfd_hook_) pidfd_hook_(p.pid, p.pidfd, true);
@@ -713,15 +719,9 @@ Result<std::string> Service::place_job(const std::string& tenant, job::Pending& 
         members[i].coexist.assign(req->coexist.begin() + static_cast<long>(i) * threads,
                                   req->coexist.begin() + static_cast<long>(i + 1) * threads);
     }
-    TenantEntry t;
-    t.request = *req;
-    t.placement = *placement;
-    t.source = source;
-    t.owner = pj.owner;
-    t.conn = 0;
-    t.detached = true;  // the ranks' pidfds end it, not a connection
+    // Detached: the ranks' pidfds end it, not a connection.
+    auto t = TenantEntry::placed(*req, *placement, source, pj.owner, 0, true);
     t.processes = std::move(procs);
-    t.since = static_cast<int64_t>(std::time(nullptr));
     t.job = pj.info;
     t.job->placed_with = n;
     for (auto& p : t.processes) {
@@ -783,14 +783,9 @@ Result<json> Service::do_join_late(const RegisterArgs& a, const Peer& peer, cons
         (void)driver_->release(late);
         return s.error().with_context("register.job: apply");
     }
-    TenantEntry t;
-    t.request = req;
-    t.placement = *placement;
-    t.source = jt.source + " (late rank of " + a.tenant + ")";
-    t.owner = jt.owner;
-    t.detached = true;
+    auto t = TenantEntry::placed(req, *placement, jt.source + " (late rank of " + a.tenant + ")",
+                                 jt.owner, 0, true);
     t.processes = {{pid, *start, fd}};
-    t.since = static_cast<int64_t>(std::time(nullptr));
     job::JobInfo info = *jt.job;
     info.members.clear();
     info.placed_with = 1;

@@ -173,14 +173,8 @@ Result<json> Service::do_domain(const RegisterArgs& a, const Peer& peer) {
                      dom->domid, log::quote(s.error().to_string()));
         return s.error().with_context("register: apply");
     }
-    TenantEntry t;
-    t.request = *req;
-    t.placement = *placement;
-    t.source = source;
-    t.owner = peer.uid;
-    t.conn = peer.conn;
-    t.detached = true;  // a domain lives on its own; released by release or when it is gone
-    t.since = static_cast<int64_t>(std::time(nullptr));
+    // Detached: a domain lives on its own; released by release or when it is gone.
+    auto t = TenantEntry::placed(*req, *placement, source, peer.uid, peer.conn, true);
     t.domain = dom->name;
     t.domid = dom->domid;
     spdlog::info("event=place tenant={} domain={} domid={} source={} request={} pus={}",

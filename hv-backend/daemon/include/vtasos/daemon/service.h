@@ -87,10 +87,14 @@ struct TenantEntry {
     std::vector<TenantProcess> processes;
     std::vector<pid_t> threads;
     std::optional<Profile> observations;
-    int64_t since = 0;  // unix seconds of registration
+    int64_t since = 0;                // unix seconds of registration
     std::optional<job::JobInfo> job;  // an MPI job tenant: its ranks and their shares
     std::string domain;               // a Xen domain tenant: its name (xen_glue.cpp); "" otherwise
     int64_t domid = -1;
+
+    // A tenant just placed: registered now (`since`), nothing else learned yet.
+    static TenantEntry placed(Request request, Placement placement, std::string source, uid_t owner,
+                              uint64_t conn, bool detached);
 };
 
 class Service {
@@ -220,7 +224,7 @@ private:
     std::map<std::string, gang::Mode> sched_modes_;
     std::map<std::string, Placement> sched_full_;
     std::vector<std::string> sched_lost_;  // cgroup gone under the scheduler (removed by others)
-    std::unique_ptr<probe::Probe> probe_;                  // the running probe, if any
+    std::unique_ptr<probe::Probe> probe_;  // the running probe, if any
     std::map<std::string, nlohmann::json> probe_results_;  // last report per tenant
 };
 
