@@ -17,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,9 @@ struct Tool {
     // Binders of later placements (re-placement, re-registration); kept until
     // exit because a thread may still be reading an older one.
     std::vector<std::unique_ptr<Binder>> rebinders;
-    std::mutex rebinders_mu;
+    std::mutex rebinders_mu;  // guards rebinders, placement, floating
+    std::optional<Placement> placement;  // the one threads follow
+    bool floating = false;               // threads float over its PUs (Binder::set_placement)
     std::atomic<unsigned> bind_seq{0};
     std::atomic<bool> bind_error_reported{false};
     std::unique_ptr<PapiCounters> papi;
@@ -382,25 +385,47 @@ Profile current_profile(Tool* t, const Totals& totals) {
     return learned_profile(totals, run, t->choice.profile);
 }
 
-// A new placement (re-placement, re-registration): threads re-bind to it at
-// their next implicit-task begin. Runs on the helper thread.
-void publish_placement(Tool* t, const Placement& p) {
-    if (!t->cfg.bind) return;
+// Threads re-bind to `p` at their next implicit-task begin. Runs on the
+// helper thread; the caller holds rebinders_mu.
+void install_binder(Tool* t, const Placement& p, bool floating) {
     auto b = std::make_unique<Binder>();
-    if (auto st = b->set_placement(p, t->request.memory); !st) {
+    if (auto st = b->set_placement(p, t->request.memory, floating); !st) {
         if (t->cfg.verbose > 0) say("new placement not applied: " + st.error().message());
         return;
     }
     const Binder* raw = b.get();
-    {
-        std::lock_guard<std::mutex> lk(t->rebinders_mu);
-        t->rebinders.push_back(std::move(b));
-    }
+    t->rebinders.push_back(std::move(b));
+    t->placement = p;
+    t->floating = floating;
     g_binder.store(raw, std::memory_order_release);
     g_bind_gen.fetch_add(1, std::memory_order_release);
+}
+
+// A new placement (re-placement, re-registration).
+void publish_placement(Tool* t, const Placement& p) {
+    if (!t->cfg.bind) return;
+    std::lock_guard<std::mutex> lk(t->rebinders_mu);
+    install_binder(t, p, t->floating);
     if (t->cfg.verbose > 0)
         say(fmt::format("placement changed: threads re-bind to {} at their next region",
                         p.to_string()));
+}
+
+// The daemon's advice says whether the tenant's PUs are time-shared under the
+// kernel scheduler (more demand than PUs and no gang slice of its own): then
+// threads float over the whole placement so the kernel can balance them
+// against the other tenant; pinned one per PU again when that ends.
+void follow_sharing(Tool* t, const Advice& a) {
+    if (!t->cfg.bind) return;
+    const bool floating = !a.gang && a.node_load > 1.0;
+    std::lock_guard<std::mutex> lk(t->rebinders_mu);
+    if (floating == t->floating || !t->placement) return;
+    install_binder(t, *t->placement, floating);
+    if (t->cfg.verbose > 0)
+        say(floating ? fmt::format("PUs time-shared (node load {:.2f}, no gang): threads float "
+                                   "over {} from their next region",
+                                   a.node_load, format_cpulist(t->placement->all_pus()))
+                     : "PUs no longer time-shared: threads pinned one per placed CPU again");
 }
 
 // Observations for the daemon: the rates, and in the note the raw progress
@@ -425,7 +450,9 @@ void connect_daemon(Tool* t, std::string* state) {
         t->feedback = std::make_unique<FeedbackLoop>(
             std::make_unique<FileAdviceSource>(
                 *t->cfg.fake_advice, [tool](const Placement& p) { publish_placement(tool, p); }),
-            FeedbackLoop::Options{.verbose = t->cfg.verbose}, nullptr);
+            FeedbackLoop::Options{.verbose = t->cfg.verbose,
+                                  .on_advice = [tool](const Advice& a) { follow_sharing(tool, a); }},
+            nullptr);
         *state = "advice from file " + *t->cfg.fake_advice + " (VTASOS_OMPT_FAKE_ADVICE)";
         return;
     }
@@ -492,7 +519,10 @@ void connect_daemon(Tool* t, std::string* state) {
         auto st = t->binder.set_placement((*link)->placement(), t->request.memory);
         bind_state = st ? fmt::format("threads bound to {}", (*link)->placement().to_string())
                         : "not bound: " + st.error().message();
-        if (st) g_binder.store(&t->binder, std::memory_order_release);
+        if (st) {
+            t->placement = (*link)->placement();
+            g_binder.store(&t->binder, std::memory_order_release);
+        }
     }
     Tool* tool = t;
     auto session =
@@ -505,9 +535,11 @@ void connect_daemon(Tool* t, std::string* state) {
                                                                .attach = attach},
                                         [tool](const Placement& p) { publish_placement(tool, p); });
     t->session = session.get();
-    t->feedback = std::make_unique<FeedbackLoop>(std::move(session),
-                                                 FeedbackLoop::Options{.verbose = t->cfg.verbose},
-                                                 [tool] { return observations_json(tool); });
+    t->feedback = std::make_unique<FeedbackLoop>(
+        std::move(session),
+        FeedbackLoop::Options{.verbose = t->cfg.verbose,
+                              .on_advice = [tool](const Advice& a) { follow_sharing(tool, a); }},
+        [tool] { return observations_json(tool); });
     *state = fmt::format("{}; {}", where, bind_state);
 #else
     *state = "monitoring only (built without the vtasos client library)";

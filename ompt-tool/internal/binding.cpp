@@ -12,7 +12,7 @@ namespace {
 constexpr int kMpolInterleave = 3;  // MPOL_INTERLEAVE from <linux/mempolicy.h>
 }
 
-Status Binder::set_placement(const Placement& p, MemPolicy memory) {
+Status Binder::set_placement(const Placement& p, MemPolicy memory, bool floating) {
     if (p.cpus.empty())
         return Error(Errc::kInvalidArgument, "placement: no cpus to bind threads to");
     std::vector<cpu_set_t> sets;
@@ -39,8 +39,16 @@ Status Binder::set_placement(const Placement& p, MemPolicy memory) {
     unsigned long mask = 0;
     for (int n : p.mem_nodes)
         if (n >= 0 && n < 64) mask |= 1ul << n;
+    if (floating) {
+        std::vector<int> every;
+        for (int i = 0; i < CPU_SETSIZE; ++i)
+            if (CPU_ISSET(i, &all)) every.push_back(i);
+        for (auto& s : sets) s = all;
+        for (auto& v : pus) v = every;
+    }
     sets_ = std::move(sets);
     union_ = all;
+    floating_ = floating;
     pus_ = std::move(pus);
     node_mask_ = mask;
     // Interleaving over one node is the default policy: only worth a syscall on more.

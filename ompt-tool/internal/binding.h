@@ -20,8 +20,13 @@ namespace vtasos::ompt {
 class Binder {
 public:
     // Builds the CPU sets. Errors (kInvalidArgument): no CPUs, a CPU without
-    // PUs, a PU id outside 0..CPU_SETSIZE-1.
-    Status set_placement(const Placement& p, MemPolicy memory);
+    // PUs, a PU id outside 0..CPU_SETSIZE-1. `floating`: every thread gets the
+    // union of the placement's PUs instead of one CPU's. For PUs that another
+    // tenant time-shares under the kernel scheduler: one pinned thread per PU
+    // there cannot move off a PU whose other tenant is busy, so the kernel
+    // cannot balance the two tenants (EP+EP co-run: ~3 % slower pinned).
+    Status set_placement(const Placement& p, MemPolicy memory, bool floating = false);
+    bool floating() const { return floating_; }
     bool active() const { return !sets_.empty(); }
     size_t cpus() const { return sets_.size(); }
     // PU set thread `seq` gets (for messages and tests).
@@ -43,6 +48,7 @@ private:
     std::vector<std::vector<int>> pus_;
     unsigned long node_mask_ = 0;  // memory nodes for interleave (first 64 nodes)
     bool interleave_ = false;
+    bool floating_ = false;
 };
 
 // The calling thread's allowed PUs (sched_getaffinity), sorted.

@@ -81,6 +81,7 @@ void FeedbackLoop::publish(const Advice& a) {
     if (suggested_.exchange(want, std::memory_order_relaxed) != want)
         changed_ns_.store(monotonic_ns(), std::memory_order_relaxed);
     gang_.store(a.gang ? 1 : 0, std::memory_order_relaxed);
+    if (opt_.on_advice) opt_.on_advice(a);
 }
 
 void FeedbackLoop::poll_once() {

@@ -72,6 +72,9 @@ public:
         // from them, and a one-second wait would cost short runs their whole benefit.
         std::chrono::milliseconds first_update{200};
         int verbose = 0;
+        // Called on the helper thread with every advice received (the tool
+        // floats its threads over time-shared PUs from it).
+        std::function<void(const Advice&)> on_advice;
     };
     // `observations` builds the JSON to send with update (called on the helper thread).
     FeedbackLoop(std::unique_ptr<AdviceSource> source, Options opt,

@@ -39,6 +39,26 @@ TEST(OmptBinder, ThreadNGetsCpuNModuloTheCpuCount) {
     }
 }
 
+TEST(OmptBinder, FloatingGivesEveryThreadTheWholePlacement) {
+    std::vector<int> mine = current_affinity();
+    if (mine.size() < 2) GTEST_SKIP() << "needs 2 PUs";
+    Binder b;
+    ASSERT_TRUE(b.set_placement(placement_of({{mine[1]}, {mine[0]}}), MemPolicy::kLocal, true));
+    EXPECT_TRUE(b.floating());
+    std::vector<int> both = {mine[0], mine[1]};
+    for (unsigned seq = 0; seq < 3; ++seq) {
+        std::vector<int> got;
+        int err = -1;
+        std::thread([&] {
+            err = b.bind_thread(seq);
+            got = current_affinity();
+        }).join();
+        EXPECT_EQ(err, 0);
+        EXPECT_EQ(got, both) << "thread " << seq;
+        EXPECT_EQ(b.pus_for(seq), both);
+    }
+}
+
 TEST(OmptBinder, RejectsUnusablePlacements) {
     Binder b;
     auto empty = b.set_placement(placement_of({}), MemPolicy::kLocal);

@@ -1,6 +1,7 @@
 // Real OpenMP programs under the tool (label "integration"): exact counts for
 // known patterns, GCC-built programs through the libomp preload, programs
 // that are not OpenMP, bad settings, unwritable profile paths, fork, advice.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -276,6 +277,53 @@ TEST_F(OmptPrograms, RePlacementMakesThreadsRebindAtTheirNextRegion) {
     for (const auto& l : test::tool_lines(r.err))
         if (l.find("placement changed") != std::string::npos) ++changes;
     EXPECT_EQ(changes, 2u) << r.err;
+}
+
+// Advice that the PUs are time-shared under the kernel scheduler (node load
+// over 1, no gang): the threads float over the whole placement at their next
+// region, so the kernel can balance them against the other tenant; gang
+// advice pins them one per PU again.
+TEST_F(OmptPrograms, TimeSharedPusMakeThreadsFloatAndGangPinsThemAgain) {
+    auto pus = current_affinity();
+    if (pus.size() < 2) GTEST_SKIP() << "needs 2 PUs";
+    int a = pus[0], b = pus[1];
+    std::string advice = dir_ + "/advice.json";
+    auto write = [&](double load, bool gang) {
+        std::string tmp = advice + ".tmp";
+        std::ofstream(tmp) << R"({"node_load": )" << load << R"(, "suggested_threads": 0, )"
+                           << R"("gang": )" << (gang ? "true" : "false") << R"(, "placement": )"
+                           << R"({"tenant": "t", "mem_nodes": [], "cpus": [{"cpu": 0, "pus": [)"
+                           << a << R"(]}, {"cpu": 1, "pus": [)" << b << "]}]}}";
+        std::filesystem::rename(tmp, advice);
+    };
+    auto affinity_after = [&](double first_load, bool first_gang, double load, bool gang) {
+        write(first_load, first_gang);
+        auto fut = std::async(std::launch::async, [&] {
+            return run({AFFINITY_PROG, "100", "20000"},
+                       {kToolEnv, kNoDaemon, "OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1",
+                        "VTASOS_OMPT_FAKE_ADVICE=" + advice});
+        });
+        usleep(700000);
+        write(load, gang);
+        auto r = fut.get();
+        EXPECT_EQ(r.status, 0) << r.out << r.err;
+        std::map<int, std::string> got;
+        std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
+        for (std::sregex_iterator it(r.out.begin(), r.out.end(), aff_re), end; it != end; ++it)
+            got[std::stoi((*it)[1])] = (*it)[2];
+        return std::make_pair(got, r.err);
+    };
+    const std::string both = fmt::format("{},{}", std::min(a, b), std::max(a, b));
+    auto [shared, err1] = affinity_after(0.5, false, 2.0, false);
+    ASSERT_EQ(shared.size(), 2u) << err1;
+    EXPECT_EQ(shared[0], both) << err1;
+    EXPECT_EQ(shared[1], both) << err1;
+    EXPECT_NE(err1.find("threads float over"), std::string::npos) << err1;
+    auto [ganged, err2] = affinity_after(2.0, false, 2.0, true);
+    ASSERT_EQ(ganged.size(), 2u) << err2;
+    EXPECT_EQ(ganged[0], std::to_string(a)) << err2;
+    EXPECT_EQ(ganged[1], std::to_string(b)) << err2;
+    EXPECT_NE(err2.find("pinned one per placed CPU again"), std::string::npos) << err2;
 }
 
 TEST_F(OmptPrograms, WithoutTheToolAdviceHasNoEffect) {
