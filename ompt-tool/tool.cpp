@@ -444,6 +444,27 @@ std::string observations_json(Tool* t) {
     return p.to_json().dump();
 }
 
+// The matched profile's rates as the first observations (FeedbackLoop's
+// initial_observations), so `auto` need not wait for a measurement to treat a
+// known code; "" when the profile has no rates (default, unknown code). The
+// measured observations replace it from the first update on.
+//
+// Not before a worker thread has begun: libomp initialises its affinity when
+// the first parallel region forks, binding the initial thread to each PU in
+// turn to read the topology, and aborts ("OMP: System error #22") when a PU
+// leaves the process's cpuset meanwhile, as a share re-placement at once
+// would do. Workers begin only after that.
+std::string profile_observations_json(const Tool* t) {
+    if (t->bind_seq.load(std::memory_order_relaxed) < 2) return {};
+    const Profile& base = t->choice.profile;
+    if (!t->choice.known ||
+        (base.barrier_rate_hz <= 0 && base.sync_fraction <= 0 && base.region_rate_hz <= 0))
+        return {};
+    Profile p = base;
+    p.note = "profile " + base.name + " (" + t->choice.source + "), before any measurement";
+    return p.to_json().dump();
+}
+
 void connect_daemon(Tool* t, std::string* state) {
     if (t->cfg.fake_advice) {
         Tool* tool = t;
@@ -538,6 +559,8 @@ void connect_daemon(Tool* t, std::string* state) {
     t->feedback = std::make_unique<FeedbackLoop>(
         std::move(session),
         FeedbackLoop::Options{.verbose = t->cfg.verbose,
+                              .initial_observations =
+                                  [tool] { return profile_observations_json(tool); },
                               .on_advice = [tool](const Advice& a) { follow_sharing(tool, a); }},
         [tool] { return observations_json(tool); });
     *state = fmt::format("{}; {}", where, bind_state);

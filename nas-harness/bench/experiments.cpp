@@ -828,6 +828,14 @@ int run_corun(const CommonOptions& c, const CorunOptions& o) {
         return bad_input(make_error(
             Errc::kInvalidArgument,
             fmt::format("--slice-ms: {} is out of range (10..100 ms)", o.slice_ms)));
+    if (!o.app_args.empty())
+        for (const auto& a : o.apps)
+            if (family_of(a) != Family::kMpi)
+                return bad_input(make_error(
+                    Errc::kInvalidArgument,
+                    fmt::format("--app-args: only for mpi-barrier (its --iters/--work); '{}' "
+                                "takes its size from --class",
+                                a)));
     Session s(c, "corun");
     const int threads = o.threads > 0 ? o.threads : online_cpus();
     const std::string group = join(o.apps, "+");
@@ -842,6 +850,7 @@ int run_corun(const CommonOptions& c, const CorunOptions& o) {
                    {"class", o.cls},
                    {"threads", threads},
                    {"slice_ms", o.slice_ms},
+                   {"app_args", o.app_args},
                    {"variants", o.policies},
                    {"online_cpus", online_cpus()}};
     if (auto st = s.open(params, probe_binary(c, o.apps.front(), o.cls)); !st)
@@ -998,6 +1007,7 @@ int run_corun(const CommonOptions& c, const CorunOptions& o) {
                         p.argv.push_back(bin.string());
                         p.argv.push_back("--class");
                         p.argv.push_back(o.cls);
+                        for (const auto& a : o.app_args) p.argv.push_back(a);
                         p.cpus = threads;
                     } else {
                         int t = advised[i] > 0 ? std::min(advised[i], threads) : threads;

@@ -68,6 +68,8 @@ struct CorunOptions {
     int threads = 0;  // per app; 0: all online CPUs (so two apps oversubscribe 2x)
     std::vector<std::string> policies;  // cfs, cfs-active, cfs-passive, gang, feedback, auto
     int slice_ms = 20;                  // vtasosd --slice-ms (its default, hv-backend/gang/README.md)
+    // Appended to each app's command line; mpi-barrier only (its --iters/--work set the grain).
+    std::vector<std::string> app_args;
 };
 
 struct NoiseOptions {

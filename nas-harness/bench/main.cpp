@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <sstream>
+#include <string>
 
 #include "experiments.h"
 #include "machine.h"
@@ -122,6 +124,10 @@ int main(int argc, char** argv) {
     corun->add_option("--slice-ms", corun_slice_ms, "vtasosd --slice-ms for vtasos policies")
         ->capture_default_str();
     corun->add_option("--class", corun_cls, "NPB class")->capture_default_str();
+    std::string corun_app_args;
+    corun->add_option("--app-args", corun_app_args,
+                      "Extra arguments for each app, mpi-barrier only (e.g. \"--iters 100000 "
+                      "--work 6000\": a barrier every ~10 us)");
     corun->add_option("--threads", corun_threads, "Threads per app (0: all CPUs)")
         ->capture_default_str();
     corun->add_option("--policies", raw.policies, "Policies: " + join(kPolicies, ","))
@@ -246,6 +252,8 @@ int main(int argc, char** argv) {
         o.apps = *k;
         o.cls = *cls;
         o.policies = *pol;
+        std::istringstream words(corun_app_args);
+        for (std::string w; words >> w;) o.app_args.push_back(w);
         return run_corun(c, o);
     }
     if (*noise) {

@@ -41,7 +41,7 @@ FeedbackLoop::~FeedbackLoop() { stop(false); }
 void FeedbackLoop::start() {
     if (started_) return;
     started_ = true;
-    last_update_ = std::chrono::steady_clock::now();
+    last_update_ = started_at_ = std::chrono::steady_clock::now();
     // The helper thread takes no signals: the application's handlers keep
     // running on the application's threads.
     sigset_t all, old;
@@ -100,14 +100,22 @@ void FeedbackLoop::poll_once() {
         return;
     }
     publish(*a);
+    if (!initial_sent_ && opt_.initial_observations) {
+        if (std::string j = opt_.initial_observations(); !j.empty()) {
+            initial_sent_ = true;
+            auto st = source_->update(j);
+            if (!st && opt_.verbose > 1)
+                std::fprintf(stderr, "vtasos-ompt: update: %s\n", st.error().message().c_str());
+        }
+    }
     auto now = std::chrono::steady_clock::now();
     int fast_ms = source_->update_period_ms();
-    auto every = fast_ms > 0                 ? std::chrono::milliseconds(fast_ms)
-                 : sent_update_ ? opt_.update_every
-                                : std::min(opt_.first_update, opt_.update_every);
+    const bool early = now - started_at_ < opt_.early_window;
+    auto every = fast_ms > 0 ? std::chrono::milliseconds(fast_ms)
+                 : early     ? std::min(opt_.first_update, opt_.update_every)
+                             : opt_.update_every;
     if (observations_ && now - last_update_ >= every) {
         last_update_ = now;
-        sent_update_ = true;
         auto st = source_->update(observations_());
         if (!st && opt_.verbose > 1)
             std::fprintf(stderr, "vtasos-ompt: update: %s\n", st.error().message().c_str());

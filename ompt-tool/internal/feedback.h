@@ -68,10 +68,19 @@ public:
     struct Options {
         std::chrono::milliseconds period{10};
         std::chrono::milliseconds update_every{1000};
-        // The first observations go out sooner: the daemon's `auto` policy decides
-        // from them, and a one-second wait would cost short runs their whole benefit.
+        // Observations go out every `first_update` during the first `early_window`:
+        // the daemon's `auto` policy decides from them, the first 200 ms are often
+        // the application's serial set-up (rates below any threshold), and a
+        // one-second wait for the next would cost short runs their whole benefit.
         std::chrono::milliseconds first_update{200};
+        std::chrono::milliseconds early_window{2000};
         int verbose = 0;
+        // Asked at every poll until it returns a Profile JSON object (not ""),
+        // which is then sent once: the profile the application was matched to,
+        // so the daemon decides from its rates at once instead of after the
+        // first measurement. The tool returns "" until libomp has finished
+        // initialising (see tool.cpp profile_observations_json).
+        std::function<std::string()> initial_observations;
         // Called on the helper thread with every advice received (the tool
         // floats its threads over time-shared PUs from it).
         std::function<void(const Advice&)> on_advice;
@@ -113,7 +122,8 @@ private:
     bool stop_ = false;
     bool started_ = false;
     std::chrono::steady_clock::time_point last_update_{};
-    bool sent_update_ = false;
+    std::chrono::steady_clock::time_point started_at_{};  // epoch: never started
+    bool initial_sent_ = false;
     std::atomic<int> suggested_{0};
     std::atomic<int> gang_{-1};
     std::atomic<uint64_t> changed_ns_{0};

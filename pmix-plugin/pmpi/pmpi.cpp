@@ -13,13 +13,17 @@
 //   - VTASOS_PMPI_OUT (a path; %r = rank, %p = pid) as JSON;
 //   - stderr as one line with VTASOS_PMPI_VERBOSE=1.
 // With VTASOS_PMPI_INTERVAL=S (> 0) the update is also sent every S seconds,
-// from whichever MPI call ends first after the interval.
+// from whichever MPI call ends first after the interval; the first one goes
+// out after at most 0.2 s, because the daemon's `auto` policy decides from it
+// and a longer wait costs short jobs their whole benefit (as the OMPT tool's
+// first update).
 // VTASOS_PMPI=0 turns the library into plain forwarding.
 #include <dlfcn.h>
 #include <mpi.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -156,7 +160,8 @@ void on_init() {
     PMPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     PMPI_Comm_size(MPI_COMM_WORLD, &g.size);
     g.t0 = now_ns();
-    if (g.cfg.interval_ns) g.next_send = g.t0 + g.cfg.interval_ns;
+    constexpr uint64_t kFirstSendNs = 200'000'000;
+    if (g.cfg.interval_ns) g.next_send = g.t0 + std::min(g.cfg.interval_ns, kFirstSendNs);
     g.started = true;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -81,6 +82,46 @@ TEST(OmptFeedback, SendsObservationsPeriodicallyAndAtTheEnd) {
     loop.stop(/*final_update=*/true);
     EXPECT_GE(raw->updates.size(), 2u);
     EXPECT_EQ(raw->updates.back(), "{\"n\":" + std::to_string(built) + "}");
+}
+
+// The profile goes out once, as soon as the tool says it may (after libomp's
+// initialisation), before the first measured observations.
+TEST(OmptFeedback, SendsTheInitialObservationsOnceWhenReady) {
+    auto src = std::make_unique<ScriptedSource>();
+    ScriptedSource* raw = src.get();
+    int asked = 0;
+    FeedbackLoop loop(std::move(src),
+                      {.update_every = std::chrono::milliseconds(100000),
+                       .first_update = std::chrono::milliseconds(100000),
+                       .initial_observations =
+                           [&asked] { return ++asked < 3 ? std::string() : "{\"p\":1}"; }},
+                      [] { return std::string("{\"m\":1}"); });
+    loop.start();  // polls every 10 ms; measured updates only after 100 s
+    for (int i = 0; i < 2000 && loop.polls() < 6; ++i) usleep(1000);
+    loop.stop();
+    EXPECT_GE(loop.polls(), 6u);
+    EXPECT_EQ(asked, 3);  // not asked again once sent
+    EXPECT_EQ(raw->updates, std::vector<std::string>{"{\"p\":1}"});
+}
+
+// Fast updates at first (the daemon's auto policy decides from them), the
+// configured period after the early window.
+TEST(OmptFeedback, SendsObservationsFastOnlyInTheEarlyWindow) {
+    auto src = std::make_unique<ScriptedSource>();
+    ScriptedSource* raw = src.get();
+    FeedbackLoop loop(std::move(src),
+                      {.period = std::chrono::milliseconds(1),
+                       .update_every = std::chrono::milliseconds(10000),
+                       .first_update = std::chrono::milliseconds(20),
+                       .early_window = std::chrono::milliseconds(150)},
+                      [] { return std::string("{}"); });
+    loop.start();
+    usleep(400000);
+    loop.stop();
+    // 150 ms at one update per 20 ms: ~7 (a loaded machine sends fewer); had
+    // the fast rate gone on for the whole 400 ms there would be ~20.
+    EXPECT_GE(raw->updates.size(), 2u);
+    EXPECT_LE(raw->updates.size(), 9u);
 }
 
 TEST(OmptFeedback, PollsAtTheConfiguredPeriod) {
