@@ -56,7 +56,7 @@ struct Tool {
     // Binders of later placements (re-placement, re-registration); kept until
     // exit because a thread may still be reading an older one.
     std::vector<std::unique_ptr<Binder>> rebinders;
-    std::mutex rebinders_mu;  // guards rebinders, placement, floating
+    std::mutex rebinders_mu;             // guards rebinders, placement, floating
     std::optional<Placement> placement;  // the one threads follow
     bool floating = false;               // threads float over its PUs (Binder::set_placement)
     std::atomic<unsigned> bind_seq{0};
@@ -471,8 +471,9 @@ void connect_daemon(Tool* t, std::string* state) {
         t->feedback = std::make_unique<FeedbackLoop>(
             std::make_unique<FileAdviceSource>(
                 *t->cfg.fake_advice, [tool](const Placement& p) { publish_placement(tool, p); }),
-            FeedbackLoop::Options{.verbose = t->cfg.verbose,
-                                  .on_advice = [tool](const Advice& a) { follow_sharing(tool, a); }},
+            FeedbackLoop::Options{
+                .verbose = t->cfg.verbose,
+                .on_advice = [tool](const Advice& a) { follow_sharing(tool, a); }},
             nullptr);
         *state = "advice from file " + *t->cfg.fake_advice + " (VTASOS_OMPT_FAKE_ADVICE)";
         return;
@@ -558,10 +559,10 @@ void connect_daemon(Tool* t, std::string* state) {
     t->session = session.get();
     t->feedback = std::make_unique<FeedbackLoop>(
         std::move(session),
-        FeedbackLoop::Options{.verbose = t->cfg.verbose,
-                              .initial_observations =
-                                  [tool] { return profile_observations_json(tool); },
-                              .on_advice = [tool](const Advice& a) { follow_sharing(tool, a); }},
+        FeedbackLoop::Options{
+            .verbose = t->cfg.verbose,
+            .initial_observations = [tool] { return profile_observations_json(tool); },
+            .on_advice = [tool](const Advice& a) { follow_sharing(tool, a); }},
         [tool] { return observations_json(tool); });
     *state = fmt::format("{}; {}", where, bind_state);
 #else

@@ -170,7 +170,7 @@ std::string safe_name(std::string s) {
 }
 
 class Session {
-  public:
+public:
     Session(const CommonOptions& c, std::string experiment) : c_(c) {
         doc_.experiment = std::move(experiment);
         doc_.command_line = c.command_line;
@@ -418,7 +418,7 @@ class Session {
         return done_;
     }
 
-  private:
+private:
     // Written to a temporary file and renamed, so that a reader never sees half a document.
     void save() {
         auto tmp = out_ / "results.json.tmp";
@@ -609,8 +609,9 @@ int run_pairs(const CommonOptions& c, const PairsOptions& o) {
             const int t = gm == Mode::kKvmVtasos ? half : stock_threads;
             auto st = s.launcher().prepare(gm);
             if (st.available)
-                st.detail = fmt::format("each in a guest with {} vCPU(s) and {} thread(s); ", t, t) +
-                            st.detail;
+                st.detail =
+                    fmt::format("each in a guest with {} vCPU(s) and {} thread(s); ", t, t) +
+                    st.detail;
             s.add_variant(st);
             if (st.available) configs.push_back({name, gm, t});
         } else {
@@ -718,9 +719,12 @@ Family family_of(const std::string& app) {
 
 std::string_view family_name(Family f) {
     switch (f) {
-        case Family::kMpi: return "mpi";
-        case Family::kGomp: return "gomp";
-        case Family::kLlvm: return "llvm";
+        case Family::kMpi:
+            return "mpi";
+        case Family::kGomp:
+            return "gomp";
+        case Family::kLlvm:
+            return "llvm";
     }
     return "llvm";
 }
@@ -731,10 +735,8 @@ std::string base_kernel(const std::string& app) {
 
 // Open MPI's own component directory, so our hook is found next to the system's components.
 std::string ompi_component_path() {
-    auto r = run_process({{"ompi_info", "--path", "pkglibdir", "--parsable"},
-                          {},
-                          {},
-                          std::chrono::seconds(20)});
+    auto r = run_process(
+        {{"ompi_info", "--path", "pkglibdir", "--parsable"}, {}, {}, std::chrono::seconds(20)});
     std::string sys;
     if (r && r->succeeded()) {
         auto line = std::string(trim(r->out));
@@ -749,8 +751,7 @@ std::string ompi_component_path() {
 // reservation per app (a sleeping helper as its process), reads advice, releases them.
 // Returns suggested threads per app (0 where the daemon gave none).
 std::vector<int> pre_advice(const std::string& vtasosctl, const std::string& socket,
-                            const std::vector<std::string>& apps, int threads,
-                            std::string& why) {
+                            const std::vector<std::string>& apps, int threads, std::string& why) {
     std::vector<int> out(apps.size(), 0);
     std::vector<pid_t> helpers;
     std::vector<std::string> tenants;
@@ -762,13 +763,12 @@ std::vector<int> pre_advice(const std::string& vtasosctl, const std::string& soc
         }
         helpers.push_back(pid);
         std::string tenant = fmt::format("corun-advice-{}-{}", ::getpid(), i);
-        auto r = run_process({{vtasosctl, "--socket", socket, "register", "--detached", "--tenant",
-                               tenant, "--cpus", std::to_string(threads), "--profile",
-                               "npb-" + apps[i], "--pid",
-                               std::to_string(pid)},
-                              {},
-                              {},
-                              std::chrono::seconds(20)});
+        auto r = run_process(
+            {{vtasosctl, "--socket", socket, "register", "--detached", "--tenant", tenant, "--cpus",
+              std::to_string(threads), "--profile", "npb-" + apps[i], "--pid", std::to_string(pid)},
+             {},
+             {},
+             std::chrono::seconds(20)});
         if (r && r->succeeded())
             tenants.push_back(tenant);
         else
@@ -789,8 +789,8 @@ std::vector<int> pre_advice(const std::string& vtasosctl, const std::string& soc
             why += apps[i] + ": " + (*a)["reason"].get<std::string>() + "; ";
     }
     for (const auto& t : tenants)
-        (void)run_process({{vtasosctl, "--socket", socket, "release", t}, {}, {},
-                           std::chrono::seconds(20)});
+        (void)run_process(
+            {{vtasosctl, "--socket", socket, "release", t}, {}, {}, std::chrono::seconds(20)});
     for (pid_t pid : helpers) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
@@ -808,8 +808,8 @@ Result<std::vector<std::string>> parse_corun_apps(std::string_view list, bool ex
                           "cg-gomp,cg-gomp or mpi-barrier,mpi-barrier)");
     const auto& allowed = external ? kExternalKernels : kOurKernels;
     for (const auto& a : items) {
-        bool ok = a == "mpi-barrier" ||
-                  std::find(allowed.begin(), allowed.end(), a) != allowed.end();
+        bool ok =
+            a == "mpi-barrier" || std::find(allowed.begin(), allowed.end(), a) != allowed.end();
         if (!ok && !external && family_of(a) == Family::kGomp) {
             auto k = base_kernel(a);
             ok = std::find(kOurKernels.begin(), kOurKernels.end(), k) != kOurKernels.end();
@@ -825,9 +825,9 @@ Result<std::vector<std::string>> parse_corun_apps(std::string_view list, bool ex
 int run_corun(const CommonOptions& c, const CorunOptions& o) {
     if (auto st = check_common(c); !st) return bad_input(st.error());
     if (o.slice_ms < 10 || o.slice_ms > 100)
-        return bad_input(make_error(
-            Errc::kInvalidArgument,
-            fmt::format("--slice-ms: {} is out of range (10..100 ms)", o.slice_ms)));
+        return bad_input(
+            make_error(Errc::kInvalidArgument,
+                       fmt::format("--slice-ms: {} is out of range (10..100 ms)", o.slice_ms)));
     if (!o.app_args.empty())
         for (const auto& a : o.apps)
             if (family_of(a) != Family::kMpi)
@@ -845,19 +845,15 @@ int run_corun(const CommonOptions& c, const CorunOptions& o) {
         families.emplace_back(family_name(family_of(a)));
         any_mpi = any_mpi || family_of(a) == Family::kMpi;
     }
-    json params = {{"apps", o.apps},
-                   {"families", families},
-                   {"class", o.cls},
-                   {"threads", threads},
-                   {"slice_ms", o.slice_ms},
-                   {"app_args", o.app_args},
-                   {"variants", o.policies},
-                   {"online_cpus", online_cpus()}};
+    json params = {{"apps", o.apps},         {"families", families},
+                   {"class", o.cls},         {"threads", threads},
+                   {"slice_ms", o.slice_ms}, {"app_args", o.app_args},
+                   {"variants", o.policies}, {"online_cpus", online_cpus()}};
     if (auto st = s.open(params, probe_binary(c, o.apps.front(), o.cls)); !st)
         return bad_input(st.error());
     struct Policy {
         std::string name;
-        std::string wait;                   // OMP_WAIT_POLICY forced by the policy ("": family's)
+        std::string wait;                    // OMP_WAIT_POLICY forced by the policy ("": family's)
         std::unique_ptr<Launcher> launcher;  // vtasos: a private daemon with --sched-policy
         Mode guest = Mode::kNative;          // kvm*: each app in its own guest
     };
@@ -901,22 +897,25 @@ int run_corun(const CommonOptions& c, const CorunOptions& o) {
             VariantStatus v;
             v.name = name;
             v.available = true;
-            v.detail = fmt::format("native, each app alone, one after another ({} threads/ranks "
-                                   "on {} CPUs); its makespan is the sum of the solo times",
-                                   threads, online_cpus());
+            v.detail = fmt::format(
+                "native, each app alone, one after another ({} threads/ranks "
+                "on {} CPUs); its makespan is the sum of the solo times",
+                threads, online_cpus());
             s.add_variant(v);
             policies.push_back({name, "", nullptr});
             continue;
         }
         if (name == "cfs" || name == "cfs-active" || name == "cfs-passive") {
-            std::string wait = name == "cfs-active" ? "active" : name == "cfs-passive" ? "passive" : "";
+            std::string wait = name == "cfs-active"    ? "active"
+                               : name == "cfs-passive" ? "passive"
+                                                       : "";
             VariantStatus v;
             v.name = name;
             v.available = true;
-            v.detail = fmt::format("native, Linux CFS, OMP_WAIT_POLICY={}, {} apps x {} "
-                                   "threads/ranks on {} CPUs",
-                                   wait.empty() ? "family default" : wait, o.apps.size(), threads,
-                                   online_cpus());
+            v.detail = fmt::format(
+                "native, Linux CFS, OMP_WAIT_POLICY={}, {} apps x {} "
+                "threads/ranks on {} CPUs",
+                wait.empty() ? "family default" : wait, o.apps.size(), threads, online_cpus());
             s.add_variant(v);
             policies.push_back({name, wait, nullptr});
             continue;
@@ -971,66 +970,70 @@ int run_corun(const CommonOptions& c, const CorunOptions& o) {
                 if (round == 0) s.note(fmt::format("{}: advice before start: {}", pol.name, why));
             }
             auto run_app = [&](size_t i) {
-                    const std::string& app = o.apps[i];
-                    const Family fam = family_of(app);
-                    RunRecord r;
-                    r.benchmark = app;
-                    r.cls = o.cls;
-                    r.threads = threads;
-                    r.variant = pol.name;
-                    r.group = group;
-                    r.slot = static_cast<int>(i);
-                    r.rep = round;
-                    r.warmup = round < c.warmup;
-                    Program p;
-                    Mode mode = l ? Mode::kVtasos : Mode::kNative;
-                    std::vector<std::string> extra;
-                    if (fam == Family::kMpi) {
-                        auto bin = s.kernel_dir() / app;
-                        p.binary = bin.string();
-                        p.argv = {mpirun ? mpirun->string() : "mpirun", "-np",
-                                  std::to_string(threads), "--oversubscribe", "--bind-to", "none"};
-                        p.env = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"},
-                                 {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"},
-                                 {"OMP_NUM_THREADS", "1"}};
-                        if (l) {
-                            // The hook registers the job itself: no vtasosctl run around mpirun.
-                            mode = Mode::kNative;
-                            for (const std::string& a : std::vector<std::string>{
-                                     "--mca", "hook", "vtasos", "-x", "LD_PRELOAD=" + pmpi.string(),
-                                     "-x", "VTASOS_SOCKET=" + l->socket(), "-x",
-                                     "VTASOS_PMPI_INTERVAL=0.5"})
-                                p.argv.push_back(a);
-                            p.env.emplace_back("OMPI_MCA_mca_base_component_path", component_path);
-                            p.env.emplace_back("VTASOS_SOCKET", l->socket());
-                        }
-                        p.argv.push_back(bin.string());
-                        p.argv.push_back("--class");
-                        p.argv.push_back(o.cls);
-                        for (const auto& a : o.app_args) p.argv.push_back(a);
-                        p.cpus = threads;
-                    } else {
-                        int t = advised[i] > 0 ? std::min(advised[i], threads) : threads;
-                        p = kernel_program(s, app, o.cls, t);
-                        p.cpus = threads;  // the tenant's size; the thread count follows advice
-                        std::string wait = pol.wait;
-                        if (wait.empty() && fam == Family::kGomp) wait = "active";
-                        if (!wait.empty()) p.env.emplace_back("OMP_WAIT_POLICY", wait);
-                        if (fam == Family::kGomp && l) {
-                            // Shipped profile npb-<kernel>-gomp (rates, coexist pu): no
-                            // --coexist next to --profile.
-                            extra = {"--profile", "npb-" + app};
-                            p.env.emplace_back("VTASOS_CORUN_ADVISED_THREADS", std::to_string(t));
-                        }
+                const std::string& app = o.apps[i];
+                const Family fam = family_of(app);
+                RunRecord r;
+                r.benchmark = app;
+                r.cls = o.cls;
+                r.threads = threads;
+                r.variant = pol.name;
+                r.group = group;
+                r.slot = static_cast<int>(i);
+                r.rep = round;
+                r.warmup = round < c.warmup;
+                Program p;
+                Mode mode = l ? Mode::kVtasos : Mode::kNative;
+                std::vector<std::string> extra;
+                if (fam == Family::kMpi) {
+                    auto bin = s.kernel_dir() / app;
+                    p.binary = bin.string();
+                    p.argv = {mpirun ? mpirun->string() : "mpirun",
+                              "-np",
+                              std::to_string(threads),
+                              "--oversubscribe",
+                              "--bind-to",
+                              "none"};
+                    p.env = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"},
+                             {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"},
+                             {"OMP_NUM_THREADS", "1"}};
+                    if (l) {
+                        // The hook registers the job itself: no vtasosctl run around mpirun.
+                        mode = Mode::kNative;
+                        for (const std::string& a : std::vector<std::string>{
+                                 "--mca", "hook", "vtasos", "-x", "LD_PRELOAD=" + pmpi.string(),
+                                 "-x", "VTASOS_SOCKET=" + l->socket(), "-x",
+                                 "VTASOS_PMPI_INTERVAL=0.5"})
+                            p.argv.push_back(a);
+                        p.env.emplace_back("OMPI_MCA_mca_base_component_path", component_path);
+                        p.env.emplace_back("VTASOS_SOCKET", l->socket());
                     }
-                    // Oversubscribed by design: tenants time-share PUs (gomp: the profile says so).
-                    p.coexist = fam == Family::kGomp && l ? "" : "pu";
-                    if (pol.guest != Mode::kNative) {
-                        mode = pol.guest;
-                        extra.clear();
-                        p.coexist = "pu";
+                    p.argv.push_back(bin.string());
+                    p.argv.push_back("--class");
+                    p.argv.push_back(o.cls);
+                    for (const auto& a : o.app_args) p.argv.push_back(a);
+                    p.cpus = threads;
+                } else {
+                    int t = advised[i] > 0 ? std::min(advised[i], threads) : threads;
+                    p = kernel_program(s, app, o.cls, t);
+                    p.cpus = threads;  // the tenant's size; the thread count follows advice
+                    std::string wait = pol.wait;
+                    if (wait.empty() && fam == Family::kGomp) wait = "active";
+                    if (!wait.empty()) p.env.emplace_back("OMP_WAIT_POLICY", wait);
+                    if (fam == Family::kGomp && l) {
+                        // Shipped profile npb-<kernel>-gomp (rates, coexist pu): no
+                        // --coexist next to --profile.
+                        extra = {"--profile", "npb-" + app};
+                        p.env.emplace_back("VTASOS_CORUN_ADVISED_THREADS", std::to_string(t));
                     }
-                    s.record(s.execute(r, mode, p, Parser::kNpb, extra, nullptr, l));
+                }
+                // Oversubscribed by design: tenants time-share PUs (gomp: the profile says so).
+                p.coexist = fam == Family::kGomp && l ? "" : "pu";
+                if (pol.guest != Mode::kNative) {
+                    mode = pol.guest;
+                    extra.clear();
+                    p.coexist = "pu";
+                }
+                s.record(s.execute(r, mode, p, Parser::kNpb, extra, nullptr, l));
             };
             if (pol.name == "solo") {
                 // The reference the targets use: each app alone, one after another.

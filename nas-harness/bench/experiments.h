@@ -67,7 +67,7 @@ struct CorunOptions {
     std::string cls = "W";
     int threads = 0;  // per app; 0: all online CPUs (so two apps oversubscribe 2x)
     std::vector<std::string> policies;  // cfs, cfs-active, cfs-passive, gang, feedback, auto
-    int slice_ms = 20;                  // vtasosd --slice-ms (its default, hv-backend/gang/README.md)
+    int slice_ms = 20;  // vtasosd --slice-ms (its default, hv-backend/gang/README.md)
     // Appended to each app's command line; mpi-barrier only (its --iters/--work set the grain).
     std::vector<std::string> app_args;
 };
@@ -101,7 +101,7 @@ Status check_common(const CommonOptions& c);
 // kvm, kvm-tickless, kvm-vtasos: each app in its own guest (stock, or VM tenants of a
 // vtasosd with --sched-policy auto).
 inline const std::vector<std::string> kPolicies = {
-    "cfs",  "cfs-active", "cfs-passive", "gang",      "feedback",
+    "cfs",  "cfs-active", "cfs-passive", "gang",         "feedback",
     "auto", "solo",       "kvm",         "kvm-tickless", "kvm-vtasos"};
 // corun --apps: >= 2 of our kernels, their GCC builds <kernel>-gomp, or mpi-barrier;
 // duplicates allowed (ep,ep).

@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     pairs->add_option("--threads", pairs_threads, "Threads per program under stock (0: all CPUs)")
         ->capture_default_str();
-    pairs->add_option("--configs", raw.configs, "Configurations: stock,vtasos,kvm,kvm-tickless,kvm-vtasos")
+    pairs
+        ->add_option("--configs", raw.configs,
+                     "Configurations: stock,vtasos,kvm,kvm-tickless,kvm-vtasos")
         ->capture_default_str();
     add_common(pairs, c, raw);
 
@@ -118,8 +120,9 @@ int main(int argc, char** argv) {
     raw.apps = "cg,mg";
     raw.policies = "cfs,gang,feedback,auto";
     int corun_slice_ms = 20;  // vtasosd's default slice
-    corun->add_option("--apps", raw.apps,
-                      "Apps run together: kernels, <kernel>-gomp (GCC/libgomp), mpi-barrier")
+    corun
+        ->add_option("--apps", raw.apps,
+                     "Apps run together: kernels, <kernel>-gomp (GCC/libgomp), mpi-barrier")
         ->capture_default_str();
     corun->add_option("--slice-ms", corun_slice_ms, "vtasosd --slice-ms for vtasos policies")
         ->capture_default_str();

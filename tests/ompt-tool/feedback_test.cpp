@@ -90,12 +90,12 @@ TEST(OmptFeedback, SendsTheInitialObservationsOnceWhenReady) {
     auto src = std::make_unique<ScriptedSource>();
     ScriptedSource* raw = src.get();
     int asked = 0;
-    FeedbackLoop loop(std::move(src),
-                      {.update_every = std::chrono::milliseconds(100000),
-                       .first_update = std::chrono::milliseconds(100000),
-                       .initial_observations =
-                           [&asked] { return ++asked < 3 ? std::string() : "{\"p\":1}"; }},
-                      [] { return std::string("{\"m\":1}"); });
+    FeedbackLoop loop(
+        std::move(src),
+        {.update_every = std::chrono::milliseconds(100000),
+         .first_update = std::chrono::milliseconds(100000),
+         .initial_observations = [&asked] { return ++asked < 3 ? std::string() : "{\"p\":1}"; }},
+        [] { return std::string("{\"m\":1}"); });
     loop.start();  // polls every 10 ms; measured updates only after 100 s
     for (int i = 0; i < 2000 && loop.polls() < 6; ++i) usleep(1000);
     loop.stop();

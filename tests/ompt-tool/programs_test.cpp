@@ -12,7 +12,6 @@
 #include <regex>
 
 #include "internal/binding.h"
-
 #include "test_util.h"
 
 namespace vtasos::ompt {
@@ -78,12 +77,13 @@ TEST_F(OmptPrograms, ProfileIsValidAgainstTheJsonSchema) {
     if (probe.status != 0) GTEST_SKIP() << "python3 with jsonschema not available";
     std::string out = dir_ + "/schema.json";
     ASSERT_EQ(run({PATTERNS}, {kToolEnv, kNoDaemon, "VTASOS_PROFILE_OUT=" + out}).status, 0);
-    auto v = run({"/usr/bin/env", "python3", "-c",
-                  "import json, sys, jsonschema\n"
-                  "jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))\n"
-                  "print('valid')",
-                  out, PROFILE_SCHEMA},
-                 {});
+    auto v =
+        run({"/usr/bin/env", "python3", "-c",
+             "import json, sys, jsonschema\n"
+             "jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))\n"
+             "print('valid')",
+             out, PROFILE_SCHEMA},
+            {});
     EXPECT_EQ(v.status, 0) << v.err;
     EXPECT_EQ(v.out, "valid\n");
 }

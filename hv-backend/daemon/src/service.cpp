@@ -1349,6 +1349,24 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     if (mode == gang::Mode::kGang && !caps_.freeze) mode = gang::Mode::kKernel;
     if (mode == gang::Mode::kShare && !caps_.cpuset && !caps_.affinity) mode = gang::Mode::kKernel;
     const auto old = sched_modes_.find(tenant);
+    // auto, rates fell below the thresholds: hold the mode for a while (see
+    // ServiceConfig::sched_demote_hold_ms). A forbid (`gang: false`) acts at once.
+    const bool forbid = prof && prof->gang && !*prof->gang;
+    if (config_.sched_policy == gang::Policy::kAuto && mode == gang::Mode::kKernel && !forbid &&
+        old != sched_modes_.end() && old->second != gang::Mode::kKernel) {
+        const int64_t now = steady_ms();
+        const int64_t since = sched_demote_since_.try_emplace(tenant, now).first->second;
+        if (now - since < config_.sched_demote_hold_ms) {
+            spdlog::debug("event=sched_hold tenant={} mode={} barrier_hz={:.0f} held_ms={}",
+                          log::quote(tenant), gang::mode_name(old->second),
+                          prof ? prof->barrier_rate_hz : 0.0, now - since);
+            mode = old->second;
+        } else {
+            sched_demote_since_.erase(tenant);
+        }
+    } else {
+        sched_demote_since_.erase(tenant);
+    }
     const bool changed = old == sched_modes_.end() || old->second != mode;
     if (changed)
         spdlog::info(
@@ -1377,6 +1395,7 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
 void Service::sched_leave(const std::string& tenant) {
     if (!sched_) return;
     sched_modes_.erase(tenant);
+    sched_demote_since_.erase(tenant);
     sched_full_.erase(tenant);
     if (sched_->states().count(tenant) != 0) {
         (void)sched_->remove(tenant);

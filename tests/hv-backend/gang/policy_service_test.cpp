@@ -4,6 +4,8 @@
 // tenant from measured rates (OpenMP shrinks, MPI-like/explicit wish gangs,
 // EP-like stays with the kernel), and advice follows each decision.
 #include <gtest/gtest.h>
+
+#include <optional>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -70,10 +72,11 @@ struct Sleeper {
 
 class PolicyService : public ::testing::Test {
 protected:
-    std::unique_ptr<Service> make(gang::Policy p) {
+    std::unique_ptr<Service> make(gang::Policy p, int demote_hold_ms = 2000) {
         ServiceConfig cfg;
         cfg.sched_policy = p;
         cfg.slice_ms = 20;
+        cfg.sched_demote_hold_ms = demote_hold_ms;
         log_ = std::make_shared<Log>();
         return std::make_unique<Service>(make_uniform_topology(1, 1, 1, 2, 1, "test"),
                                          std::make_unique<FakeDriver>(log_), std::nullopt, cfg);
@@ -159,6 +162,40 @@ TEST_F(PolicyService, AutoDecidesPerTenantFromMeasuredRates) {
     auto adv = advice(*s, "wish");
     EXPECT_EQ(adv["gang"], true);
     EXPECT_EQ(adv["suggested_threads"], 2);
+}
+
+// A start-up phase measures low for a moment: auto keeps the tenant's mode
+// until the low rates have lasted the hold; a forbid acts at once.
+TEST_F(PolicyService, AutoDemotesToKernelOnlyAfterTheHold) {
+    auto s = make(gang::Policy::kAuto, 1000);
+    Sleeper a, b;
+    ASSERT_TRUE(reg(*s, "omp", a.pid)["ok"]);
+    ASSERT_TRUE(reg(*s, "other", b.pid)["ok"]);
+    auto update = [&](double hz, std::optional<bool> gang = std::nullopt) {
+        json o = {{"threads", 2}, {"barrier_rate_hz", hz}};
+        if (gang) o["gang"] = *gang;
+        ASSERT_TRUE(call(*s, {{"op", "update"}, {"tenant", "omp"}, {"observations", o}})["ok"]);
+    };
+    auto mode = [&] { return gang_of(*s)["omp"]["gang"]["mode"].get<std::string>(); };
+    update(2000);
+    EXPECT_EQ(mode(), "share");
+    update(3);  // low: held
+    EXPECT_EQ(mode(), "share");
+    usleep(600000);
+    update(2000);  // back up within the hold: the clock restarts
+    update(3);
+    usleep(600000);
+    update(3);  // ~600 ms low since the restart (1.2 s since the first low): held
+    EXPECT_EQ(mode(), "share");
+    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 1);
+    usleep(500000);
+    update(3);  // over 1 s low: demoted
+    EXPECT_EQ(mode(), "kernel");
+    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 2);
+    update(2000);  // promotion is immediate
+    EXPECT_EQ(mode(), "share");
+    update(2000, false);  // a forbid needs no hold
+    EXPECT_EQ(mode(), "kernel");
 }
 
 TEST_F(PolicyService, GangAdviceSaysGangAndSlices) {

@@ -59,6 +59,10 @@ struct ServiceConfig {
     // Gang scheduling (hv-backend/gang/README.md): policy and slice length.
     gang::Policy sched_policy = gang::Policy::kOff;
     int slice_ms = gang::kDefaultSliceMs;
+    // auto: a tenant ganged or shrunk for its sync rates goes back to the
+    // kernel only after its observations stayed below the thresholds this
+    // long (start-up phases measure low for a moment; flapping costs more).
+    int sched_demote_hold_ms = 2000;
     // VM tenants: per-VM QMP and channel sockets go to <runtime_dir>/vm-<tenant>/ ("" = /tmp).
     std::string runtime_dir;
 };
@@ -223,6 +227,8 @@ private:
     // Per-tenant decision (gang::decide) and, for shrunk tenants, the placement to restore.
     std::map<std::string, gang::Mode> sched_modes_;
     std::map<std::string, Placement> sched_full_;
+    // Since when (steady ms) auto has wanted to demote a tenant to kernel mode.
+    std::map<std::string, int64_t> sched_demote_since_;
     std::vector<std::string> sched_lost_;  // cgroup gone under the scheduler (removed by others)
     std::unique_ptr<probe::Probe> probe_;  // the running probe, if any
     std::map<std::string, nlohmann::json> probe_results_;  // last report per tenant
