@@ -14,6 +14,17 @@ Placement placement_of(std::vector<std::vector<int>> pus) {
     return p;
 }
 
+// Binds a fresh thread as OpenMP thread `seq`: bind_thread's result and the
+// affinity the thread ends with.
+std::pair<int, std::vector<int>> bind_in_new_thread(const Binder& b, unsigned seq) {
+    std::pair<int, std::vector<int>> r{-1, {}};
+    std::thread([&] {
+        r.first = b.bind_thread(seq);
+        r.second = current_affinity();
+    }).join();
+    return r;
+}
+
 TEST(OmptBinder, ThreadNGetsCpuNModuloTheCpuCount) {
     std::vector<int> mine = current_affinity();
     ASSERT_FALSE(mine.empty());
@@ -25,12 +36,7 @@ TEST(OmptBinder, ThreadNGetsCpuNModuloTheCpuCount) {
     ASSERT_TRUE(b.set_placement(placement_of(pus), MemPolicy::kLocal));
     EXPECT_TRUE(b.active());
     for (unsigned seq = 0; seq < 2 * pus.size(); ++seq) {
-        std::vector<int> got;
-        int err = -1;
-        std::thread([&] {
-            err = b.bind_thread(seq);
-            got = current_affinity();
-        }).join();
+        auto [err, got] = bind_in_new_thread(b, seq);
         EXPECT_EQ(err, 0);
         std::vector<int> want = pus[seq % pus.size()];
         std::sort(want.begin(), want.end());
@@ -47,12 +53,7 @@ TEST(OmptBinder, FloatingGivesEveryThreadTheWholePlacement) {
     EXPECT_TRUE(b.floating());
     std::vector<int> both = {mine[0], mine[1]};
     for (unsigned seq = 0; seq < 3; ++seq) {
-        std::vector<int> got;
-        int err = -1;
-        std::thread([&] {
-            err = b.bind_thread(seq);
-            got = current_affinity();
-        }).join();
+        auto [err, got] = bind_in_new_thread(b, seq);
         EXPECT_EQ(err, 0);
         EXPECT_EQ(got, both) << "thread " << seq;
         EXPECT_EQ(b.pus_for(seq), both);

@@ -238,6 +238,27 @@ TEST_F(OmptPrograms, AdviceToHalveIsFollowedInTheNextRegions) {
     EXPECT_LT(react_ms, 500) << r.out;
 }
 
+// Writes an advice file (VTASOS_OMPT_FAKE_ADVICE) whose placement has two
+// CPUs on PUs `first` and `second`; renamed into place so the tool never
+// reads half a file.
+void write_fake_advice(const std::string& path, double load, bool gang, int first, int second) {
+    std::string tmp = path + ".tmp";
+    std::ofstream(tmp) << R"({"node_load": )" << load << R"(, "suggested_threads": 0, )"
+                       << R"("gang": )" << (gang ? "true" : "false") << R"(, "placement": )"
+                       << R"({"tenant": "t", "mem_nodes": [], "cpus": [{"cpu": 0, "pus": [)"
+                       << first << R"(]}, {"cpu": 1, "pus": [)" << second << "]}]}}";
+    std::filesystem::rename(tmp, path);
+}
+
+// affinity_prog's last `affinity thread=N cpus=LIST` line per thread.
+std::map<int, std::string> affinity_by_thread(const std::string& out) {
+    std::map<int, std::string> got;
+    std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
+    for (std::sregex_iterator it(out.begin(), out.end(), aff_re), end; it != end; ++it)
+        got[std::stoi((*it)[1])] = (*it)[2];
+    return got;
+}
+
 // A re-placement (here from the advice file seam, which carries a placement
 // the way the daemon's advice reply does): each thread re-binds itself at its
 // next implicit task. No daemon and no driver touch affinity here, so what the
@@ -247,14 +268,7 @@ TEST_F(OmptPrograms, RePlacementMakesThreadsRebindAtTheirNextRegion) {
     if (pus.size() < 2) GTEST_SKIP() << "needs 2 PUs";
     int a = pus[0], b = pus[1];
     std::string advice = dir_ + "/advice.json";
-    auto write = [&](int first, int second) {
-        std::string tmp = advice + ".tmp";
-        std::ofstream(tmp) << R"({"node_load": 0.5, "suggested_threads": 0, "placement": )"
-                           << R"({"tenant": "t", "mem_nodes": [], "cpus": [{"cpu": 0, "pus": [)"
-                           << first << R"(]}, {"cpu": 1, "pus": [)" << second << "]}]}}";
-        std::filesystem::rename(tmp, advice);
-    };
-    write(a, b);
+    write_fake_advice(advice, 0.5, false, a, b);
     // 150 regions, 20 ms apart: ~3 s; the placement swaps after ~1 s.
     auto fut = std::async(std::launch::async, [&] {
         return run({AFFINITY_PROG, "150", "20000"},
@@ -262,13 +276,10 @@ TEST_F(OmptPrograms, RePlacementMakesThreadsRebindAtTheirNextRegion) {
                     "VTASOS_OMPT_FAKE_ADVICE=" + advice});
     });
     usleep(1000000);
-    write(b, a);
+    write_fake_advice(advice, 0.5, false, b, a);
     auto r = fut.get();
     ASSERT_EQ(r.status, 0) << r.out << r.err;
-    std::map<int, std::string> got;
-    std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
-    for (std::sregex_iterator it(r.out.begin(), r.out.end(), aff_re), end; it != end; ++it)
-        got[std::stoi((*it)[1])] = (*it)[2];
+    auto got = affinity_by_thread(r.out);
     ASSERT_EQ(got.size(), 2u) << r.out;
     // Thread 0 (the initial thread, first to begin) follows placement cpu 0.
     EXPECT_EQ(got[0], std::to_string(b)) << r.out << r.err;
@@ -288,30 +299,18 @@ TEST_F(OmptPrograms, TimeSharedPusMakeThreadsFloatAndGangPinsThemAgain) {
     if (pus.size() < 2) GTEST_SKIP() << "needs 2 PUs";
     int a = pus[0], b = pus[1];
     std::string advice = dir_ + "/advice.json";
-    auto write = [&](double load, bool gang) {
-        std::string tmp = advice + ".tmp";
-        std::ofstream(tmp) << R"({"node_load": )" << load << R"(, "suggested_threads": 0, )"
-                           << R"("gang": )" << (gang ? "true" : "false") << R"(, "placement": )"
-                           << R"({"tenant": "t", "mem_nodes": [], "cpus": [{"cpu": 0, "pus": [)"
-                           << a << R"(]}, {"cpu": 1, "pus": [)" << b << "]}]}}";
-        std::filesystem::rename(tmp, advice);
-    };
     auto affinity_after = [&](double first_load, bool first_gang, double load, bool gang) {
-        write(first_load, first_gang);
+        write_fake_advice(advice, first_load, first_gang, a, b);
         auto fut = std::async(std::launch::async, [&] {
             return run({AFFINITY_PROG, "100", "20000"},
                        {kToolEnv, kNoDaemon, "OMP_NUM_THREADS=2", "VTASOS_VERBOSE=1",
                         "VTASOS_OMPT_FAKE_ADVICE=" + advice});
         });
         usleep(700000);
-        write(load, gang);
+        write_fake_advice(advice, load, gang, a, b);
         auto r = fut.get();
         EXPECT_EQ(r.status, 0) << r.out << r.err;
-        std::map<int, std::string> got;
-        std::regex aff_re(R"(affinity thread=(\d+) cpus=([0-9,]+))");
-        for (std::sregex_iterator it(r.out.begin(), r.out.end(), aff_re), end; it != end; ++it)
-            got[std::stoi((*it)[1])] = (*it)[2];
-        return std::make_pair(got, r.err);
+        return std::make_pair(affinity_by_thread(r.out), r.err);
     };
     const std::string both = fmt::format("{},{}", std::min(a, b), std::max(a, b));
     auto [shared, err1] = affinity_after(0.5, false, 2.0, false);
