@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -84,6 +85,35 @@ bool alive(pid_t pid, std::optional<uint64_t> start) {
     if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z')
         return false;
     return true;
+}
+
+std::optional<uint64_t> rss_bytes(pid_t pid) {
+    std::ifstream in(fmt::format("/proc/{}/statm", pid));
+    uint64_t size = 0, resident = 0;
+    if (!(in >> size >> resident)) return std::nullopt;
+    return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+uint64_t llc_bytes(int pu) {
+    uint64_t best = 0;
+    int best_level = 0;
+    for (int i = 0; i < 16; ++i) {
+        const std::string dir = fmt::format("/sys/devices/system/cpu/cpu{}/cache/index{}", pu, i);
+        std::ifstream lv(dir + "/level"), sz(dir + "/size"), ty(dir + "/type");
+        int level = 0;
+        std::string size, type;
+        if (!(lv >> level) || !(sz >> size)) break;
+        ty >> type;
+        if (type == "Instruction" || level < best_level) continue;
+        // "32768K", "2M" or plain bytes.
+        char* end = nullptr;
+        uint64_t v = std::strtoull(size.c_str(), &end, 10);
+        if (end && (*end == 'K' || *end == 'k')) v <<= 10;
+        if (end && (*end == 'M' || *end == 'm')) v <<= 20;
+        best = v;
+        best_level = level;
+    }
+    return best;
 }
 
 }  // namespace vtasos::daemon::proc

@@ -1344,11 +1344,26 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     // rates: only an explicit request (or the profile's own `gang`) is a wish.
     SchedWish wish = t.request.sched;
     if (t.source.rfind("profile:", 0) == 0 && !t.observations) wish.gang = false;
-    gang::Mode mode =
-        gang::decide(config_.sched_policy, gang::TenantFacts{wish, prof, !t.job.has_value()});
+    const auto old = sched_modes_.find(tenant);
+    gang::TenantFacts facts{wish, prof, !t.job.has_value()};
+    // Footprint against the last-level cache, for a tenant whose OMPT tool
+    // reports live (it can change its team size at any time). Not for a
+    // profile-only tenant: libgomp fixes its team size at start, when the
+    // footprint is still tiny. A ganged tenant stays resident up to 1.25x the
+    // cache, so a footprint near the cache size does not flip the mode.
+    uint64_t footprint = 0, llc = 0;
+    if (config_.sched_cache_rule && t.observations && !t.job &&
+        config_.sched_policy == gang::Policy::kAuto) {
+        for (pid_t pid : pids_of(t)) footprint += proc::rss_bytes(pid).value_or(0);
+        const auto pus = t.placement.all_pus();
+        llc = pus.empty() ? 0 : proc::llc_bytes(pus.front());
+        const bool ganged = old != sched_modes_.end() && old->second == gang::Mode::kGang;
+        if (footprint > 0 && llc > 0)
+            facts.cache_resident = footprint <= (ganged ? llc + llc / 4 : llc);
+    }
+    gang::Mode mode = gang::decide(config_.sched_policy, facts);
     if (mode == gang::Mode::kGang && !caps_.freeze) mode = gang::Mode::kKernel;
     if (mode == gang::Mode::kShare && !caps_.cpuset && !caps_.affinity) mode = gang::Mode::kKernel;
-    const auto old = sched_modes_.find(tenant);
     // auto, rates fell below the thresholds: hold the mode for a while (see
     // ServiceConfig::sched_demote_hold_ms). A forbid (`gang: false`) acts at once.
     const bool forbid = prof && prof->gang && !*prof->gang;
@@ -1371,10 +1386,11 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     if (changed)
         spdlog::info(
             "event=sched_decide tenant={} policy={} mode={} barrier_hz={:.0f} "
-            "sync_fraction={:.3f} source={}",
+            "sync_fraction={:.3f} source={} footprint_mb={} llc_mb={}",
             log::quote(tenant), gang::policy_name(config_.sched_policy), gang::mode_name(mode),
             prof ? prof->barrier_rate_hz : 0.0, prof ? prof->sync_fraction : 0.0,
-            t.observations ? "observations" : (prof ? "profile" : "none"));
+            t.observations ? "observations" : (prof ? "profile" : "none"), footprint >> 20,
+            llc >> 20);
     sched_modes_[tenant] = mode;
     gang::GangTenant g;
     g.id = tenant;

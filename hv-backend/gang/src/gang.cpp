@@ -79,7 +79,9 @@ Mode decide(Policy policy, const TenantFacts& f, const GangThresholds& th) {
     const bool syncs =
         p->barrier_rate_hz >= th.barrier_rate_hz || p->sync_fraction >= th.sync_fraction;
     if (!syncs) return Mode::kKernel;
-    return f.malleable ? Mode::kShare : Mode::kGang;
+    // A malleable tenant shrinks, unless its data fits in the cache: such a code
+    // runs superlinearly faster on all cores (README.md "Where the rule loses").
+    return f.malleable && !f.cache_resident.value_or(false) ? Mode::kShare : Mode::kGang;
 }
 
 namespace {

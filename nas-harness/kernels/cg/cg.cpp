@@ -178,31 +178,27 @@ inline double row_dot(const double* val, const int* col, long lo, long hi, const
 }
 
 // The solver state and its per-thread row ranges (balanced by nonzeros).
+// Malleable like NPB's OpenMP CG: each outer iteration runs with whatever team
+// the runtime forks (OMP_NUM_THREADS, or omp_set_num_threads from a tool
+// following vtasosd's advice) and uses the row ranges for that team size,
+// computed once per size. A fixed num_threads clause would keep a shrunk
+// tenant's full team time-sharing its one core.
 class Solver {
 public:
-    Solver(const Csr& a, int threads) : a_(a), threads_(threads) {
+    Solver(const Csr& a, int threads) : a_(a) {
         const int n = a.n;
         x_.reset(new double[n]);
         z_.reset(new double[n]);
         p_.reset(new double[n]);
         q_.reset(new double[n]);
         r_.reset(new double[n]);
-        partial_.assign(static_cast<size_t>(threads) * kPad * kSlots, 0.0);
-        // Thread t owns rows [bound_[t], bound_[t+1]): about equal nonzeros + rows each.
-        bound_.assign(threads + 1, n);
-        bound_[0] = 0;
-        const double total = static_cast<double>(a.row_start[n]) + n;
-        int t = 1;
-        for (int j = 0; j < n && t < threads; ++j) {
-            const double done = static_cast<double>(a.row_start[j + 1]) + (j + 1);
-            if (done >= total * t / threads) bound_[t++] = j + 1;
-        }
-        // First touch by the owning thread.
-#pragma omp parallel num_threads(threads_)
+        reserve(threads);
+        // First touch by the owning thread (of the team the run starts with).
+#pragma omp parallel num_threads(threads)
         {
             const int me = omp_get_thread_num();
-            for (int j = bound_[me]; j < bound_[me + 1]; ++j)
-                x_[j] = z_[j] = p_[j] = q_[j] = r_[j] = 0.0;
+            const std::vector<int>& b = bounds_[threads];
+            for (int j = b[me]; j < b[me + 1]; ++j) x_[j] = z_[j] = p_[j] = q_[j] = r_[j] = 0.0;
         }
     }
 
@@ -214,10 +210,13 @@ public:
     // zeta = shift + 1 / (x . z), then x = z / ||z||.
     double iterate(double shift, double* zeta) {
         double rnorm = 0, xz = 0;
-#pragma omp parallel num_threads(threads_)
+#pragma omp parallel
         {
+            const int nt = omp_get_num_threads();
+#pragma omp single
+            reserve(nt);  // the implicit barrier publishes it to the team
             const int me = omp_get_thread_num();
-            const int lo = bound_[me], hi = bound_[me + 1];
+            const int lo = bounds_[nt][me], hi = bounds_[nt][me + 1];
             double* x = x_.get();
             double* z = z_.get();
             double* p = p_.get();
@@ -235,7 +234,7 @@ public:
                 p[j] = x[j];
                 rr += x[j] * x[j];
             }
-            double rho = combine(me, 0, rr);
+            double rho = combine(me, nt, 0, rr);
 
             for (int step = 0; step < kCgSteps; ++step) {
                 // q = A p and p . q
@@ -245,14 +244,14 @@ public:
                     q[j] = s;
                     pq += p[j] * s;
                 }
-                const double alpha = rho / combine(me, 1, pq);
+                const double alpha = rho / combine(me, nt, 1, pq);
                 double rr2 = 0;
                 for (int j = lo; j < hi; ++j) {
                     z[j] += alpha * p[j];
                     r[j] -= alpha * q[j];
                     rr2 += r[j] * r[j];
                 }
-                const double rho_new = combine(me, 2, rr2);
+                const double rho_new = combine(me, nt, 2, rr2);
                 const double beta = rho_new / rho;
                 rho = rho_new;
                 for (int j = lo; j < hi; ++j) p[j] = r[j] + beta * p[j];
@@ -267,9 +266,9 @@ public:
                 xz_part += x[j] * z[j];
                 zz_part += z[j] * z[j];
             }
-            const double res_all = combine(me, 0, res);
-            const double xz_all = combine(me, 1, xz_part);
-            const double zz_all = combine(me, 2, zz_part);
+            const double res_all = combine(me, nt, 0, res);
+            const double xz_all = combine(me, nt, 1, xz_part);
+            const double zz_all = combine(me, nt, 2, zz_part);
             const double inv_norm = 1.0 / std::sqrt(zz_all);
             for (int j = lo; j < hi; ++j) x[j] = inv_norm * z[j];
             if (me == 0) {
@@ -287,20 +286,39 @@ private:
 
     // Sum of every thread's `mine` for reduction slot `slot`, the same bits on every thread.
     // A slot is reused only after at least two more barriers, so no reader sees it overwritten.
-    double combine(int me, int slot, double mine) {
-        partial_[(static_cast<size_t>(slot) * threads_ + me) * kPad] = mine;
+    double combine(int me, int nt, int slot, double mine) {
+        partial_[(static_cast<size_t>(slot) * nt + me) * kPad] = mine;
 #pragma omp barrier
         double s = 0;
-        const double* slots = &partial_[static_cast<size_t>(slot) * threads_ * kPad];
-        for (int t = 0; t < threads_; ++t) s += slots[static_cast<size_t>(t) * kPad];
+        const double* slots = &partial_[static_cast<size_t>(slot) * nt * kPad];
+        for (int t = 0; t < nt; ++t) s += slots[static_cast<size_t>(t) * kPad];
         return s;
     }
 
+    // Row ranges for a team of `nt` (thread t owns rows [b[t], b[t+1]): about
+    // equal nonzeros + rows each) and reduction slots for it. Called by one
+    // thread, outside or at the start of a region.
+    void reserve(int nt) {
+        if (static_cast<int>(bounds_.size()) <= nt) bounds_.resize(static_cast<size_t>(nt) + 1);
+        if (partial_.size() < static_cast<size_t>(nt) * kPad * kSlots)
+            partial_.assign(static_cast<size_t>(nt) * kPad * kSlots, 0.0);
+        std::vector<int>& b = bounds_[nt];
+        if (!b.empty()) return;
+        const int n = a_.n;
+        b.assign(static_cast<size_t>(nt) + 1, n);
+        b[0] = 0;
+        const double total = static_cast<double>(a_.row_start[n]) + n;
+        int t = 1;
+        for (int j = 0; j < n && t < nt; ++j) {
+            const double done = static_cast<double>(a_.row_start[j + 1]) + (j + 1);
+            if (done >= total * t / nt) b[t++] = j + 1;
+        }
+    }
+
     const Csr& a_;
-    int threads_;
     std::unique_ptr<double[]> x_, z_, p_, q_, r_;
     std::vector<double> partial_;
-    std::vector<int> bound_;
+    std::vector<std::vector<int>> bounds_;  // by team size
 };
 
 }  // namespace

@@ -140,6 +140,16 @@ TEST(GangPolicy, DecidePerPolicyAndTenant) {
     EXPECT_EQ(decide(Policy::kAuto, omp(nullptr)), Mode::kKernel);
     EXPECT_EQ(decide(Policy::kAuto, omp(&ep, want)), Mode::kGang);        // explicit wish
     EXPECT_EQ(decide(Policy::kAuto, omp(&forbid, want)), Mode::kKernel);  // forbid wins
+    // A malleable tenant whose data fits in the cache is ganged, not shrunk.
+    TenantFacts resident = omp(&sync);
+    resident.cache_resident = true;
+    EXPECT_EQ(decide(Policy::kAuto, resident), Mode::kGang);
+    resident.cache_resident = false;
+    EXPECT_EQ(decide(Policy::kAuto, resident), Mode::kShare);
+    resident.profile = &ep;  // no sync: still the kernel's
+    resident.cache_resident = true;
+    EXPECT_EQ(decide(Policy::kAuto, resident), Mode::kKernel);
+    EXPECT_EQ(decide(Policy::kFeedback, resident), Mode::kShare);
     // Thresholds are inclusive and configurable.
     GangThresholds th;
     Profile edge;

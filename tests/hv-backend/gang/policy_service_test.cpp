@@ -4,14 +4,14 @@
 // tenant from measured rates (OpenMP shrinks, MPI-like/explicit wish gangs,
 // EP-like stays with the kernel), and advice follows each decision.
 #include <gtest/gtest.h>
-
-#include <optional>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "vtasos/daemon/service.h"
@@ -72,11 +72,15 @@ struct Sleeper {
 
 class PolicyService : public ::testing::Test {
 protected:
-    std::unique_ptr<Service> make(gang::Policy p, int demote_hold_ms = 2000) {
+    // The cache rule is off by default here: the test tenants are sleepers,
+    // whose few resident KiB would always fit in the cache.
+    std::unique_ptr<Service> make(gang::Policy p, int demote_hold_ms = 2000,
+                                  bool cache_rule = false) {
         ServiceConfig cfg;
         cfg.sched_policy = p;
         cfg.slice_ms = 20;
         cfg.sched_demote_hold_ms = demote_hold_ms;
+        cfg.sched_cache_rule = cache_rule;
         log_ = std::make_shared<Log>();
         return std::make_unique<Service>(make_uniform_topology(1, 1, 1, 2, 1, "test"),
                                          std::make_unique<FakeDriver>(log_), std::nullopt, cfg);
@@ -196,6 +200,23 @@ TEST_F(PolicyService, AutoDemotesToKernelOnlyAfterTheHold) {
     EXPECT_EQ(mode(), "share");
     update(2000, false);  // a forbid needs no hold
     EXPECT_EQ(mode(), "kernel");
+}
+
+// A sync-heavy tenant whose resident memory fits in the last-level cache is
+// ganged rather than shrunk (a sleeper's few KiB always fit).
+TEST_F(PolicyService, AutoGangsACacheResidentTenant) {
+    if (!std::filesystem::exists("/sys/devices/system/cpu/cpu0/cache/index0/size"))
+        GTEST_SKIP() << "sysfs does not give the cache size";
+    auto s = make(gang::Policy::kAuto, 2000, true);
+    Sleeper a, b;
+    ASSERT_TRUE(reg(*s, "omp", a.pid)["ok"]);
+    ASSERT_TRUE(reg(*s, "other", b.pid)["ok"]);
+    ASSERT_TRUE(call(*s, {{"op", "update"},
+                          {"tenant", "omp"},
+                          {"observations", {{"threads", 2}, {"barrier_rate_hz", 2000}}}})["ok"]);
+    EXPECT_EQ(gang_of(*s)["omp"]["gang"]["mode"], "gang");
+    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 2);
+    EXPECT_EQ(advice(*s, "omp")["gang"], true);
 }
 
 TEST_F(PolicyService, GangAdviceSaysGangAndSlices) {

@@ -25,5 +25,10 @@ std::string exe_basename(pid_t pid);
 int pidfd_open(pid_t pid);
 // Alive and (when `start` is given) started at that time.
 bool alive(pid_t pid, std::optional<uint64_t> start = std::nullopt);
+// Resident set size in bytes (/proc/PID/statm); nullopt when gone.
+std::optional<uint64_t> rss_bytes(pid_t pid);
+// Size in bytes of the last-level cache PU `pu` sees (the highest `level` under
+// /sys/devices/system/cpu/cpuPU/cache); 0 when sysfs does not say.
+uint64_t llc_bytes(int pu);
 
 }  // namespace vtasos::daemon::proc

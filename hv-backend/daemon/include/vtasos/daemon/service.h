@@ -63,6 +63,9 @@ struct ServiceConfig {
     // kernel only after its observations stayed below the thresholds this
     // long (start-up phases measure low for a moment; flapping costs more).
     int sched_demote_hold_ms = 2000;
+    // auto: gang (instead of shrinking) a tenant reporting live whose resident
+    // memory fits in its last-level cache (hv-backend/gang/README.md).
+    bool sched_cache_rule = true;
     // VM tenants: per-VM QMP and channel sockets go to <runtime_dir>/vm-<tenant>/ ("" = /tmp).
     std::string runtime_dir;
 };

@@ -59,6 +59,9 @@ struct TenantFacts {
     SchedWish wish;                    // request sched (gang wish, latency bound)
     const Profile* profile = nullptr;  // measured (OMPT/PMPI) or shipped profile; null: none
     bool malleable = true;             // can change its thread count (OpenMP); MPI jobs cannot
+    // Its resident memory fits in the last-level cache its PUs share (nullopt:
+    // not known). auto gangs such a malleable tenant instead of shrinking it.
+    std::optional<bool> cache_resident;
 };
 
 // Per-policy decision (README.md "Policies and the gang decision"):
@@ -66,7 +69,8 @@ struct TenantFacts {
 //   gang     -> gang, unless the profile forbids it (gang=false) -> kernel
 //   feedback -> share
 //   auto     -> forbidden -> kernel; explicit wish (request or profile gang=true) -> gang;
-//               measured sync at/over a threshold -> share when malleable, else gang;
+//               measured sync at/over a threshold -> share when malleable (gang when it
+//               is also cache resident), else gang;
 //               below the thresholds or no profile (EP-like, unknown) -> kernel.
 Mode decide(Policy policy, const TenantFacts& facts, const GangThresholds& th = {});
 
