@@ -1349,12 +1349,16 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     // Footprint against the last-level cache, for a tenant whose OMPT tool
     // reports live (it can change its team size at any time). Not for a
     // profile-only tenant: libgomp fixes its team size at start, when the
-    // footprint is still tiny. A ganged tenant stays resident up to 1.25x the
-    // cache, so a footprint near the cache size does not flip the mode.
+    // footprint is still tiny. The footprint is the tenant's peak, so memory
+    // freed at exit does not make it resident again; a ganged tenant stays
+    // resident up to 1.25x the cache, so a size near it does not flip the mode.
     uint64_t footprint = 0, llc = 0;
     if (config_.sched_cache_rule && t.observations && !t.job &&
         config_.sched_policy == gang::Policy::kAuto) {
         for (pid_t pid : pids_of(t)) footprint += proc::rss_bytes(pid).value_or(0);
+        uint64_t& peak = sched_peak_footprint_[tenant];
+        peak = std::max(peak, footprint);
+        footprint = peak;
         const auto pus = t.placement.all_pus();
         llc = pus.empty() ? 0 : proc::llc_bytes(pus.front());
         const bool ganged = old != sched_modes_.end() && old->second == gang::Mode::kGang;
@@ -1412,6 +1416,7 @@ void Service::sched_leave(const std::string& tenant) {
     if (!sched_) return;
     sched_modes_.erase(tenant);
     sched_demote_since_.erase(tenant);
+    sched_peak_footprint_.erase(tenant);
     sched_full_.erase(tenant);
     if (sched_->states().count(tenant) != 0) {
         (void)sched_->remove(tenant);
