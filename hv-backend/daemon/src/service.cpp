@@ -1360,7 +1360,11 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
         peak = std::max(peak, footprint);
         footprint = peak;
         const auto pus = t.placement.all_pus();
-        llc = pus.empty() ? 0 : proc::llc_bytes(pus.front());
+        if (!pus.empty()) {
+            auto [it, fresh] = llc_by_pu_.try_emplace(pus.front(), 0);
+            if (fresh) it->second = proc::llc_bytes(pus.front());  // sysfs, read once per PU
+            llc = it->second;
+        }
         const bool ganged = old != sched_modes_.end() && old->second == gang::Mode::kGang;
         if (footprint > 0 && llc > 0)
             facts.cache_resident = footprint <= (ganged ? llc + llc / 4 : llc);

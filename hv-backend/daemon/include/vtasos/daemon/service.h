@@ -234,6 +234,7 @@ private:
     std::map<std::string, int64_t> sched_demote_since_;
     // Peak resident bytes seen per live-reporting tenant (auto's cache rule).
     std::map<std::string, uint64_t> sched_peak_footprint_;
+    std::map<int, uint64_t> llc_by_pu_;    // last-level cache bytes per PU (0: unknown)
     std::vector<std::string> sched_lost_;  // cgroup gone under the scheduler (removed by others)
     std::unique_ptr<probe::Probe> probe_;  // the running probe, if any
     std::map<std::string, nlohmann::json> probe_results_;  // last report per tenant
