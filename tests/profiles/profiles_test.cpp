@@ -81,5 +81,17 @@ TEST(ProfilesTest, BadFileIsNamedAndFailsTheLoad) {
     EXPECT_EQ(ProfileStore::load_dir("/nonexistent/vtasos").error().code(), Errc::kNotFound);
 }
 
+TEST(ProfilesTest, FootprintRoundTripsAndIsChecked) {
+    auto p = Profile::from_json(nlohmann::json::parse(R"({"name":"cg","footprint_mb":61.5})"));
+    ASSERT_TRUE(p.ok()) << p.error().to_string();
+    ASSERT_TRUE(p->footprint_mb.has_value());
+    EXPECT_DOUBLE_EQ(*p->footprint_mb, 61.5);
+    EXPECT_EQ(*Profile::from_json(p->to_json()), *p);
+    EXPECT_FALSE(Profile::from_json(nlohmann::json::parse(R"({"name":"cg"})"))->footprint_mb);
+    auto bad = Profile::from_json(nlohmann::json::parse(R"({"name":"cg","footprint_mb":-1})"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message().find("profile.footprint_mb"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vtasos

@@ -18,6 +18,7 @@ nlohmann::json Profile::to_json() const {
     if (bandwidth.gbps) j["bandwidth"]["gbps"] = *bandwidth.gbps;
     if (coexist) j["coexist"] = vtasos::to_string(*coexist);
     if (gang) j["gang"] = *gang;
+    if (footprint_mb) j["footprint_mb"] = *footprint_mb;
     if (!note.empty()) j["note"] = note;
     return j;
 }
@@ -27,8 +28,8 @@ Result<Profile> Profile::from_json(const nlohmann::json& j) {
     const std::string path = "profile";
     if (auto s = check_object(j, path,
                               {"name", "match", "threads", "region_rate_hz", "barrier_rate_hz",
-                               "sync_fraction", "imbalance", "bandwidth", "coexist", "gang", "note",
-                               "$schema"});
+                               "sync_fraction", "imbalance", "bandwidth", "coexist", "gang", "footprint_mb",
+                               "note", "$schema"});
         !s)
         return s.error();
     Profile p;
@@ -85,6 +86,11 @@ Result<Profile> Profile::from_json(const nlohmann::json& j) {
         auto g = get_bool(j, "gang", path);
         if (!g) return g.error();
         p.gang = *g;
+    }
+    if (j.contains("footprint_mb")) {
+        auto v = get_number(j, "footprint_mb", path, 0, 1e9, 0.0);
+        if (!v) return v.error();
+        p.footprint_mb = *v;
     }
     if (j.contains("note")) {
         auto n = get_string(j, "note", path, 4096, false);

@@ -45,6 +45,16 @@ int64_t steady_ms() {
         .count();
 }
 
+// The profile name of a tenant registered with one ("profile:NAME ..."), else "".
+std::string profile_source(const std::string& source) {
+    if (source.rfind("profile:", 0) != 0) return {};
+    std::string name = source.substr(8);
+    return name.substr(0, name.find(' '));
+}
+
+// The earlier of two timer deadlines in ns (-1: none).
+int64_t earliest(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : std::min(a, b); }
+
 // A pending job is dropped this long after its wait ended (its ranks gave up).
 constexpr int64_t kPendingGraceMs = 10000;
 
@@ -1191,6 +1201,7 @@ void Service::cleanup(const std::string& tenant, std::string_view reason) {
     if (it == tenants_.end()) return;
     close_pidfds(it->second);
     probe_cancel(tenant, std::string(reason));
+    if (reason == "exit") footprint_learn(tenant, it->second);
     sched_leave(tenant);  // thawed before release, also mid-slice
     vm_release(tenant);   // a VM tenant's QEMU goes before its cgroup
     auto s = driver_->release(tenant);
@@ -1332,10 +1343,8 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     // was registered with (a shipped profile: libgomp has no OMPT).
     const Profile* prof = t.observations ? &*t.observations : nullptr;
     std::optional<Profile> shipped;
-    if (!prof && profiles_ && t.source.rfind("profile:", 0) == 0) {
-        std::string name = t.source.substr(8);
-        name = name.substr(0, name.find(' '));
-        if (auto p = profiles_->get(name)) {
+    if (!prof && profiles_ && !profile_source(t.source).empty()) {
+        if (auto p = profiles_->get(profile_source(t.source))) {
             shipped = std::move(*p);
             prof = &*shipped;
         }
@@ -1346,19 +1355,24 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     if (t.source.rfind("profile:", 0) == 0 && !t.observations) wish.gang = false;
     const auto old = sched_modes_.find(tenant);
     gang::TenantFacts facts{wish, prof, !t.job.has_value()};
-    // Footprint against the last-level cache, for a tenant whose OMPT tool
-    // reports live (it can change its team size at any time). Not for a
-    // profile-only tenant: libgomp fixes its team size at start, when the
-    // footprint is still tiny. The footprint is the tenant's peak, so memory
-    // freed at exit does not make it resident again; a ganged tenant stays
+    // Footprint against the last-level cache. A tenant whose OMPT tool reports
+    // live can change its team size at any time: its own peak so far counts
+    // (memory freed at exit does not make it resident again). A profile-only
+    // tenant (libgomp) fixes its team size at start, when its footprint is
+    // still tiny: the profile's footprint counts (stated, or learned from the
+    // last run with this profile, footprint_learn). A ganged tenant stays
     // resident up to 1.25x the cache, so a size near it does not flip the mode.
     uint64_t footprint = 0, llc = 0;
-    if (config_.sched_cache_rule && t.observations && !t.job &&
-        config_.sched_policy == gang::Policy::kAuto) {
-        for (pid_t pid : pids_of(t)) footprint += proc::rss_bytes(pid).value_or(0);
-        uint64_t& peak = sched_peak_footprint_[tenant];
-        peak = std::max(peak, footprint);
-        footprint = peak;
+    if (config_.sched_cache_rule && !t.job && config_.sched_policy == gang::Policy::kAuto &&
+        (t.observations || (prof && prof->footprint_mb))) {
+        if (t.observations) {
+            for (pid_t pid : pids_of(t)) footprint += proc::rss_bytes(pid).value_or(0);
+            uint64_t& peak = sched_peak_footprint_[tenant];
+            peak = std::max(peak, footprint);
+            footprint = peak;
+        } else {
+            footprint = static_cast<uint64_t>(*prof->footprint_mb * 1048576.0);
+        }
         const auto pus = t.placement.all_pus();
         if (!pus.empty()) {
             auto [it, fresh] = llc_by_pu_.try_emplace(pus.front(), 0);
@@ -1421,6 +1435,7 @@ void Service::sched_leave(const std::string& tenant) {
     sched_modes_.erase(tenant);
     sched_demote_since_.erase(tenant);
     sched_peak_footprint_.erase(tenant);
+    footprint_samples_.erase(tenant);
     sched_full_.erase(tenant);
     if (sched_->states().count(tenant) != 0) {
         (void)sched_->remove(tenant);
@@ -1494,8 +1509,54 @@ void Service::sched_log_change() {
                  st.last_error.empty() ? "" : " last_error=" + log::quote(st.last_error));
 }
 
+int64_t Service::footprint_tick() {
+    if (!sched_ || !config_.sched_cache_rule || config_.sched_policy != gang::Policy::kAuto)
+        return -1;
+    std::vector<const std::pair<const std::string, TenantEntry>*> sampled;
+    for (const auto& e : tenants_)
+        if (!e.second.observations && !e.second.job && !profile_source(e.second.source).empty())
+            sampled.push_back(&e);
+    if (sampled.empty()) return -1;
+    const int64_t now = steady_ms();
+    if (now < footprint_next_ms_) return (footprint_next_ms_ - now) * 1000000;
+    for (const auto* e : sampled) {
+        uint64_t sum = 0;
+        for (pid_t pid : pids_of(e->second)) sum += proc::rss_bytes(pid).value_or(0);
+        if (sum > 0) ++footprint_samples_[e->first][sum >> 20];
+    }
+    footprint_next_ms_ = now + 100;
+    return int64_t{100} * 1000000;
+}
+
+void Service::footprint_learn(const std::string& tenant, const TenantEntry& t) {
+    auto samples = footprint_samples_.find(tenant);
+    if (samples == footprint_samples_.end()) return;
+    const auto hist = std::move(samples->second);
+    footprint_samples_.erase(samples);
+    const std::string name = profile_source(t.source);
+    // Only a run that got going: a reservation released at once (the harness's
+    // advice helpers) or a start-up failure would teach a tiny footprint.
+    if (!profiles_ || name.empty() || std::time(nullptr) - t.since < 1) return;
+    // The median, not the peak: the level the run holds while it computes. The
+    // peak counts set-up arrays freed before the iterations (our CG class A:
+    // VmHWM 50 MiB, 25 MiB from then on, against a 32 MiB L3).
+    uint64_t n = 0, seen = 0, mib = 0;
+    for (const auto& [v, c] : hist) n += c;
+    for (const auto& [v, c] : hist) {
+        seen += c;
+        mib = v;
+        if (2 * seen >= n) break;
+    }
+    auto p = profiles_->get(name);
+    if (!p || n == 0) return;
+    p->footprint_mb = static_cast<double>(mib);
+    profiles_->put(std::move(*p));
+    spdlog::info("event=footprint_learned profile={} tenant={} footprint_mb={} samples={}", name,
+                 log::quote(tenant), mib, n);
+}
+
 int64_t Service::sched_tick() {
-    int64_t probe_next = probe_tick();  // bandwidth probe windows (probe.cpp)
+    int64_t probe_next = earliest(probe_tick(), footprint_tick());  // probe.cpp; above
     if (!sched_) return probe_next;
     int64_t next = sched_->tick();
     if (!sched_lost_.empty()) {
@@ -1513,7 +1574,7 @@ int64_t Service::sched_tick() {
         sched_log_change();
         next = sched_->tick();
     }
-    return probe_next < 0 ? next : next < 0 ? probe_next : std::min(next, probe_next);
+    return earliest(next, probe_next);
 }
 
 }  // namespace vtasos::daemon

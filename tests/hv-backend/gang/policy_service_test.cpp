@@ -9,8 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <set>
 
@@ -75,7 +79,8 @@ protected:
     // The cache rule is off by default here: the test tenants are sleepers,
     // whose few resident KiB would always fit in the cache.
     std::unique_ptr<Service> make(gang::Policy p, int demote_hold_ms = 2000,
-                                  bool cache_rule = false) {
+                                  bool cache_rule = false,
+                                  std::optional<ProfileStore> profiles = std::nullopt) {
         ServiceConfig cfg;
         cfg.sched_policy = p;
         cfg.slice_ms = 20;
@@ -83,7 +88,8 @@ protected:
         cfg.sched_cache_rule = cache_rule;
         log_ = std::make_shared<Log>();
         return std::make_unique<Service>(make_uniform_topology(1, 1, 1, 2, 1, "test"),
-                                         std::make_unique<FakeDriver>(log_), std::nullopt, cfg);
+                                         std::make_unique<FakeDriver>(log_), std::move(profiles),
+                                         cfg);
     }
     json call(Service& s, json req) {
         req["v"] = 1;
@@ -217,6 +223,90 @@ TEST_F(PolicyService, AutoGangsACacheResidentTenant) {
     EXPECT_EQ(gang_of(*s)["omp"]["gang"]["mode"], "gang");
     EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 2);
     EXPECT_EQ(advice(*s, "omp")["gang"], true);
+}
+
+// A child that touches `bytes` of memory, then waits to be killed.
+struct Toucher {
+    pid_t pid = -1;
+    explicit Toucher(size_t bytes) {
+        int fds[2];
+        if (::pipe(fds) != 0) return;
+        pid = ::fork();
+        if (pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            ::close(fds[0]);
+            // volatile: an unused malloc + memset is optimised away.
+            volatile char* mem = bytes ? static_cast<char*>(std::malloc(bytes)) : nullptr;
+            for (size_t i = 0; mem && i < bytes; i += 4096) mem[i] = 1;
+            (void)!::write(fds[1], "x", 1);
+            for (;;) ::pause();
+        }
+        ::close(fds[1]);
+        char c;
+        (void)!::read(fds[0], &c, 1);  // touched
+        ::close(fds[0]);
+    }
+    void exit_now() {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+};
+
+// A profile-only tenant (libgomp: no live reports, team fixed at start) is
+// decided by the footprint its profile's last run left: the daemon samples its
+// resident memory and, when all its processes exit after >= 1 s, stores the
+// median in the profile. Small -> ganged next time; bigger than the cache -> shrunk.
+TEST_F(PolicyService, AutoLearnsAProfileOnlyTenantsFootprint) {
+    const uint64_t llc = [] {
+        uint64_t best = 0;
+        for (int i = 0; i < 8; ++i) {
+            std::ifstream sz("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) +
+                             "/size");
+            std::string v;
+            if (!(sz >> v)) break;
+            uint64_t n = std::strtoull(v.c_str(), nullptr, 10);
+            if (v.back() == 'K') n <<= 10;
+            if (v.back() == 'M') n <<= 20;
+            best = std::max(best, n);
+        }
+        return best;
+    }();
+    if (llc == 0) GTEST_SKIP() << "sysfs does not give the cache size";
+    ProfileStore store;
+    Profile prof;
+    prof.name = "sync";
+    prof.barrier_rate_hz = 2000;
+    prof.coexist = Coexist::kPu;
+    store.put(prof);
+    auto s = make(gang::Policy::kAuto, 2000, true, std::move(store));
+    auto run = [&](const std::string& tenant, size_t bytes) {
+        Toucher child(bytes);
+        EXPECT_TRUE(call(*s, {{"op", "register"},
+                              {"tenant", tenant},
+                              {"pids", {child.pid}},
+                              {"profile", "sync"},
+                              {"cpus", 2}})["ok"]);
+        const std::string mode = gang_of(*s)[tenant]["gang"]["mode"];
+        std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+        EXPECT_GE(s->sched_tick(), 0);  // samples, and asks to be called again
+        child.exit_now();
+        s->on_process_exit(child.pid);
+        EXPECT_EQ(gang_of(*s).count(tenant), 0u);
+        return mode;
+    };
+    // Each run is decided by what the run before it left, and teaches the next.
+    EXPECT_EQ(run("first", 0), "share");         // nothing known: the share rule
+    EXPECT_EQ(run("second", 2 * llc), "gang");   // first's few MiB fit in the cache
+    EXPECT_EQ(run("third", 2 * llc), "share");   // second's twice the cache does not
+    // A reservation released at once (not an exit) teaches nothing.
+    Sleeper r;
+    ASSERT_TRUE(call(*s, {{"op", "register"},
+                          {"tenant", "reservation"},
+                          {"pids", {r.pid}},
+                          {"profile", "sync"},
+                          {"cpus", 2}})["ok"]);
+    ASSERT_TRUE(call(*s, {{"op", "release"}, {"tenant", "reservation"}})["ok"]);
+    EXPECT_EQ(run("after", 0), "share");  // third's footprint, not the reservation's
 }
 
 TEST_F(PolicyService, GangAdviceSaysGangAndSlices) {

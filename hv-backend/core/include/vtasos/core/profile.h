@@ -24,6 +24,9 @@ struct Profile {
     Bandwidth bandwidth;              // class and/or measured GB/s
     std::optional<Coexist> coexist;   // preferred coexistence, if known
     std::optional<bool> gang;         // explicit gang wish, else derived from sync rate
+    // Peak resident memory of a run in MiB: stated by the user, or learned by the
+    // daemon from the last run that used this profile (auto's cache rule).
+    std::optional<double> footprint_mb;
     std::string note;                 // free text, e.g. where it was learned
 
     bool operator==(const Profile&) const = default;

@@ -64,7 +64,9 @@ struct ServiceConfig {
     // long (start-up phases measure low for a moment; flapping costs more).
     int sched_demote_hold_ms = 2000;
     // auto: gang (instead of shrinking) a tenant reporting live whose resident
-    // memory fits in its last-level cache (hv-backend/gang/README.md).
+    // memory fits in its last-level cache (hv-backend/gang/README.md); for a
+    // profile-only tenant, the footprint its profile states or the daemon
+    // learned from the profile's last run.
     bool sched_cache_rule = true;
     // VM tenants: per-VM QMP and channel sockets go to <runtime_dir>/vm-<tenant>/ ("" = /tmp).
     std::string runtime_dir;
@@ -179,6 +181,12 @@ private:
     void probe_sample(const std::string& tenant, const Profile& observations);
     std::optional<nlohmann::json> probe_hint(const std::string& tenant) const;
     int64_t probe_tick();  // ns until the next transition, -1: no probe
+    // Samples the resident memory of profile-only tenants (every 100 ms under
+    // auto); ns until the next sample, -1: nothing to sample.
+    int64_t footprint_tick();
+    // A profile-only tenant whose processes all exited after >= 1 s: the median
+    // of its samples becomes its profile's `footprint_mb` (the next run's cache rule).
+    void footprint_learn(const std::string& tenant, const TenantEntry& t);
     void probe_cancel(const std::string& tenant, std::string_view why);  // "" = any
     // Job tenants (register with "job", release with "pid"): docs/protocol.md.
     Result<nlohmann::json> do_join(const RegisterArgs& a, const Peer& peer);
@@ -234,6 +242,9 @@ private:
     std::map<std::string, int64_t> sched_demote_since_;
     // Peak resident bytes seen per live-reporting tenant (auto's cache rule).
     std::map<std::string, uint64_t> sched_peak_footprint_;
+    // Resident MiB samples of profile-only tenants: MiB -> count (footprint_tick).
+    std::map<std::string, std::map<uint64_t, uint64_t>> footprint_samples_;
+    int64_t footprint_next_ms_ = 0;  // steady ms of the next footprint sample
     std::map<int, uint64_t> llc_by_pu_;    // last-level cache bytes per PU (0: unknown)
     std::vector<std::string> sched_lost_;  // cgroup gone under the scheduler (removed by others)
     std::unique_ptr<probe::Probe> probe_;  // the running probe, if any
