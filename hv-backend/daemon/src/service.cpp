@@ -1356,20 +1356,19 @@ void Service::sched_join(const std::string& tenant, const TenantEntry& t) {
     const auto old = sched_modes_.find(tenant);
     gang::TenantFacts facts{wish, prof, !t.job.has_value()};
     // Footprint against the last-level cache. A tenant whose OMPT tool reports
-    // live can change its team size at any time: its own peak so far counts
-    // (memory freed at exit does not make it resident again). A profile-only
-    // tenant (libgomp) fixes its team size at start, when its footprint is
-    // still tiny: the profile's footprint counts (stated, or learned from the
-    // last run with this profile, footprint_learn). A ganged tenant stays
-    // resident up to 1.25x the cache, so a size near it does not flip the mode.
+    // live can change its team size at any time: the median of its samples so
+    // far counts (the level it holds while computing: neither the set-up peak
+    // nor the memory freed at exit). A profile-only tenant (libgomp) fixes its
+    // team size at start, when its footprint is still tiny: the profile's
+    // footprint counts (stated, or learned from the last run with this
+    // profile, footprint_learn). A ganged tenant stays resident up to 1.25x
+    // the cache, so a size near it does not flip the mode.
     uint64_t footprint = 0, llc = 0;
     if (config_.sched_cache_rule && !t.job && config_.sched_policy == gang::Policy::kAuto &&
         (t.observations || (prof && prof->footprint_mb))) {
         if (t.observations) {
-            for (pid_t pid : pids_of(t)) footprint += proc::rss_bytes(pid).value_or(0);
-            uint64_t& peak = sched_peak_footprint_[tenant];
-            peak = std::max(peak, footprint);
-            footprint = peak;
+            if (footprint_samples_.count(tenant) == 0) footprint_sample(tenant, t);
+            footprint = footprint_median(tenant);
         } else {
             footprint = static_cast<uint64_t>(*prof->footprint_mb * 1048576.0);
         }
@@ -1434,7 +1433,6 @@ void Service::sched_leave(const std::string& tenant) {
     if (!sched_) return;
     sched_modes_.erase(tenant);
     sched_demote_since_.erase(tenant);
-    sched_peak_footprint_.erase(tenant);
     footprint_samples_.erase(tenant);
     sched_full_.erase(tenant);
     if (sched_->states().count(tenant) != 0) {
@@ -1514,45 +1512,53 @@ int64_t Service::footprint_tick() {
         return -1;
     std::vector<const std::pair<const std::string, TenantEntry>*> sampled;
     for (const auto& e : tenants_)
-        if (!e.second.observations && !e.second.job && !profile_source(e.second.source).empty())
+        if (!e.second.job &&
+            (e.second.observations || !profile_source(e.second.source).empty()))
             sampled.push_back(&e);
     if (sampled.empty()) return -1;
     const int64_t now = steady_ms();
     if (now < footprint_next_ms_) return (footprint_next_ms_ - now) * 1000000;
-    for (const auto* e : sampled) {
-        uint64_t sum = 0;
-        for (pid_t pid : pids_of(e->second)) sum += proc::rss_bytes(pid).value_or(0);
-        if (sum > 0) ++footprint_samples_[e->first][sum >> 20];
-    }
+    for (const auto* e : sampled) footprint_sample(e->first, e->second);
     footprint_next_ms_ = now + 100;
     return int64_t{100} * 1000000;
 }
 
-void Service::footprint_learn(const std::string& tenant, const TenantEntry& t) {
-    auto samples = footprint_samples_.find(tenant);
-    if (samples == footprint_samples_.end()) return;
-    const auto hist = std::move(samples->second);
-    footprint_samples_.erase(samples);
-    const std::string name = profile_source(t.source);
-    // Only a run that got going: a reservation released at once (the harness's
-    // advice helpers) or a start-up failure would teach a tiny footprint.
-    if (!profiles_ || name.empty() || std::time(nullptr) - t.since < 1) return;
-    // The median, not the peak: the level the run holds while it computes. The
-    // peak counts set-up arrays freed before the iterations (our CG class A:
-    // VmHWM 50 MiB, 25 MiB from then on, against a 32 MiB L3).
-    uint64_t n = 0, seen = 0, mib = 0;
-    for (const auto& [v, c] : hist) n += c;
-    for (const auto& [v, c] : hist) {
+void Service::footprint_sample(const std::string& tenant, const TenantEntry& t) {
+    uint64_t sum = 0;
+    for (pid_t pid : pids_of(t)) sum += proc::rss_bytes(pid).value_or(0);
+    if (sum > 0) ++footprint_samples_[tenant][sum >> 20];
+}
+
+uint64_t Service::footprint_median(const std::string& tenant) const {
+    auto it = footprint_samples_.find(tenant);
+    if (it == footprint_samples_.end()) return 0;
+    uint64_t n = 0, seen = 0;
+    for (const auto& [mib, c] : it->second) n += c;
+    for (const auto& [mib, c] : it->second) {
         seen += c;
-        mib = v;
-        if (2 * seen >= n) break;
+        if (2 * seen >= n) return (mib << 20) + (uint64_t{1} << 19);  // the MiB's middle
     }
+    return 0;
+}
+
+void Service::footprint_learn(const std::string& tenant, const TenantEntry& t) {
+    const std::string name = profile_source(t.source);
+    const uint64_t median = footprint_median(tenant);
+    // Only a run that got going: a reservation released at once (the harness's
+    // advice helpers) or a start-up failure would teach a tiny footprint. A
+    // live-reporting tenant decides from its own samples and teaches nothing.
+    if (!profiles_ || name.empty() || t.observations || median == 0 ||
+        std::time(nullptr) - t.since < 1)
+        return;
+    // The median, not the peak: our CG class A peaks at 50 MiB (VmHWM) while it
+    // builds the matrix and holds 25 MiB from then on, against a 32 MiB L3.
     auto p = profiles_->get(name);
-    if (!p || n == 0) return;
-    p->footprint_mb = static_cast<double>(mib);
+    if (!p) return;
+    const double mb = static_cast<double>(median >> 20);
+    p->footprint_mb = mb;
     profiles_->put(std::move(*p));
-    spdlog::info("event=footprint_learned profile={} tenant={} footprint_mb={} samples={}", name,
-                 log::quote(tenant), mib, n);
+    spdlog::info("event=footprint_learned profile={} tenant={} footprint_mb={}", name,
+                 log::quote(tenant), mb);
 }
 
 int64_t Service::sched_tick() {

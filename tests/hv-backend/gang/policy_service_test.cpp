@@ -246,31 +246,54 @@ struct Toucher {
         (void)!::read(fds[0], &c, 1);  // touched
         ::close(fds[0]);
     }
+    ~Toucher() { exit_now(); }
     void exit_now() {
+        if (pid <= 0 || reaped) return;
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
+        reaped = true;
     }
+    bool reaped = false;
 };
+
+// The largest cache cpu0 sees (sysfs), 0 when it does not say.
+uint64_t llc_from_sysfs() {
+    uint64_t best = 0;
+    for (int i = 0; i < 8; ++i) {
+        std::ifstream sz("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/size");
+        std::string v;
+        if (!(sz >> v)) break;
+        uint64_t n = std::strtoull(v.c_str(), nullptr, 10);
+        if (v.back() == 'K') n <<= 10;
+        if (v.back() == 'M') n <<= 20;
+        best = std::max(best, n);
+    }
+    return best;
+}
+
+// A live-reporting tenant holding twice the cache is shrunk, not ganged.
+TEST_F(PolicyService, AutoSharesALiveTenantBiggerThanTheCache) {
+    const uint64_t llc = llc_from_sysfs();
+    if (llc == 0) GTEST_SKIP() << "sysfs does not give the cache size";
+    auto s = make(gang::Policy::kAuto, 2000, true);
+    Toucher a(2 * llc);
+    Sleeper b;
+    ASSERT_TRUE(reg(*s, "omp", a.pid)["ok"]);
+    ASSERT_TRUE(reg(*s, "other", b.pid)["ok"]);
+    ASSERT_TRUE(call(*s, {{"op", "update"},
+                          {"tenant", "omp"},
+                          {"observations", {{"threads", 2}, {"barrier_rate_hz", 2000}}}})["ok"]);
+    EXPECT_EQ(gang_of(*s)["omp"]["gang"]["mode"], "share");
+    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 1);
+    a.exit_now();
+}
 
 // A profile-only tenant (libgomp: no live reports, team fixed at start) is
 // decided by the footprint its profile's last run left: the daemon samples its
 // resident memory and, when all its processes exit after >= 1 s, stores the
 // median in the profile. Small -> ganged next time; bigger than the cache -> shrunk.
 TEST_F(PolicyService, AutoLearnsAProfileOnlyTenantsFootprint) {
-    const uint64_t llc = [] {
-        uint64_t best = 0;
-        for (int i = 0; i < 8; ++i) {
-            std::ifstream sz("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) +
-                             "/size");
-            std::string v;
-            if (!(sz >> v)) break;
-            uint64_t n = std::strtoull(v.c_str(), nullptr, 10);
-            if (v.back() == 'K') n <<= 10;
-            if (v.back() == 'M') n <<= 20;
-            best = std::max(best, n);
-        }
-        return best;
-    }();
+    const uint64_t llc = llc_from_sysfs();
     if (llc == 0) GTEST_SKIP() << "sysfs does not give the cache size";
     ProfileStore store;
     Profile prof;

@@ -181,9 +181,14 @@ private:
     void probe_sample(const std::string& tenant, const Profile& observations);
     std::optional<nlohmann::json> probe_hint(const std::string& tenant) const;
     int64_t probe_tick();  // ns until the next transition, -1: no probe
-    // Samples the resident memory of profile-only tenants (every 100 ms under
-    // auto); ns until the next sample, -1: nothing to sample.
+    // Samples the resident memory of OpenMP tenants (live-reporting and
+    // profile-only) every 100 ms under auto; ns until the next sample, -1: none.
     int64_t footprint_tick();
+    // One sample of the tenant's resident memory (sum over its processes).
+    void footprint_sample(const std::string& tenant, const TenantEntry& t);
+    // The median of its samples in bytes: the level it holds while computing
+    // (0: no samples).
+    uint64_t footprint_median(const std::string& tenant) const;
     // A profile-only tenant whose processes all exited after >= 1 s: the median
     // of its samples becomes its profile's `footprint_mb` (the next run's cache rule).
     void footprint_learn(const std::string& tenant, const TenantEntry& t);
@@ -240,9 +245,7 @@ private:
     std::map<std::string, Placement> sched_full_;
     // Since when (steady ms) auto has wanted to demote a tenant to kernel mode.
     std::map<std::string, int64_t> sched_demote_since_;
-    // Peak resident bytes seen per live-reporting tenant (auto's cache rule).
-    std::map<std::string, uint64_t> sched_peak_footprint_;
-    // Resident MiB samples of profile-only tenants: MiB -> count (footprint_tick).
+    // Resident MiB samples per OpenMP tenant: MiB -> count (auto's cache rule).
     std::map<std::string, std::map<uint64_t, uint64_t>> footprint_samples_;
     int64_t footprint_next_ms_ = 0;  // steady ms of the next footprint sample
     std::map<int, uint64_t> llc_by_pu_;    // last-level cache bytes per PU (0: unknown)
