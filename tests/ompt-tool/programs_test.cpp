@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <algorithm>
 #include <map>
 #include <regex>
 
@@ -323,6 +324,37 @@ TEST_F(OmptPrograms, TimeSharedPusMakeThreadsFloatAndGangPinsThemAgain) {
     EXPECT_EQ(ganged[0], std::to_string(a)) << err2;
     EXPECT_EQ(ganged[1], std::to_string(b)) << err2;
     EXPECT_NE(err2.find("pinned one per placed CPU again"), std::string::npos) << err2;
+}
+
+// Our CG kernel is malleable: advice to shrink mid-run (and to grow back)
+// changes its team between outer iterations, and the result still verifies.
+// The advice changes when CG has printed its first and its 6th iteration.
+TEST_F(OmptPrograms, CgFollowsTeamChangesMidRunAndStillVerifies) {
+    if (std::string(CG_PROG).empty()) GTEST_SKIP() << "the cg kernel is not built";
+    std::string advice = dir_ + "/advice.json";
+    auto write = [&](int threads) {
+        std::ofstream(advice + ".tmp") << R"({"node_load": 1, "gang": false, "suggested_threads": )"
+                                       << threads << "}";
+        std::filesystem::rename(advice + ".tmp", advice);
+    };
+    write(0);  // no advice yet: the team OMP_NUM_THREADS says
+    int stage = 0;
+    auto r = run({CG_PROG, "--class", "A"},
+                 {kToolEnv, kNoDaemon, "OMP_NUM_THREADS=2", "VTASOS_OMPT_FAKE_ADVICE=" + advice},
+                 120, [&](const std::string& out) {
+                     auto h = out.find("||r||");
+                     if (h == std::string::npos) return;
+                     const auto lines = std::count(out.begin() + h, out.end(), '\n');
+                     if (stage == 0 && lines >= 2) write(1), stage = 1;  // iteration 1 printed
+                     if (stage == 1 && lines >= 7) write(2), stage = 2;  // iteration 6 printed
+                 });
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("VERIFICATION SUCCESSFUL"), std::string::npos) << r.out;
+    EXPECT_EQ(stage, 2) << r.out;
+    // e.g. " cg: the team size changed between iterations: 1-2: 2 threads, 3-7: 1 thread, 8-15: 2 threads"
+    std::smatch m;
+    const std::regex re(R"(team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-15: 2 threads)");
+    EXPECT_TRUE(std::regex_search(r.err, m, re)) << r.err;
 }
 
 TEST_F(OmptPrograms, WithoutTheToolAdviceHasNoEffect) {

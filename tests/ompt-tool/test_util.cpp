@@ -24,7 +24,7 @@ extern char** environ;
 namespace vtasos::ompt::test {
 
 ProcResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-               int timeout_s) {
+               int timeout_s, const std::function<void(const std::string& out)>& on_out) {
     ProcResult r;
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) {
@@ -79,6 +79,7 @@ ProcResult run(const std::vector<std::string>& argv, const std::vector<std::stri
             ssize_t k = read(fds[i].fd, buf, sizeof buf);
             if (k > 0) {
                 (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(k));
+                if (i == 0 && on_out) on_out(r.out);
             } else if (k == 0 || errno != EINTR) {
                 close(fds[i].fd);
                 fds[i].fd = -1;

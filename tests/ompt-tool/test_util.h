@@ -2,6 +2,7 @@
 // the learned profile it wrote.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,8 +20,10 @@ struct ProcResult {
 
 // Runs argv with the current environment minus OMP_TOOL_LIBRARIES/VTASOS_*
 // plus `env` ("K=V"); waits at most timeout_s (then kills it, status 137).
+// `on_out`, when given, sees the standard output so far after every read.
 ProcResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-               int timeout_s = 60);
+               int timeout_s = 60,
+               const std::function<void(const std::string& out)>& on_out = nullptr);
 
 // A fresh directory under the test's temp dir.
 std::string temp_dir(const std::string& tag);

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "npb.h"
@@ -274,11 +276,14 @@ public:
             if (me == 0) {
                 rnorm = std::sqrt(res_all);
                 xz = xz_all;
+                last_team_ = nt;
             }
         }
         *zeta = shift + 1.0 / xz;
         return rnorm;
     }
+
+    int last_team() const { return last_team_; }  // team size of the last iterate()
 
 private:
     static constexpr int kPad = 8;    // doubles per slot: one cache line per thread
@@ -319,7 +324,21 @@ private:
     std::unique_ptr<double[]> x_, z_, p_, q_, r_;
     std::vector<double> partial_;
     std::vector<std::vector<int>> bounds_;  // by team size
+    int last_team_ = 0;
 };
+
+// "1-4: 2 threads, 5-15: 1 thread" from the team size of each iteration (1-based).
+std::string team_runs(const std::vector<int>& teams) {
+    std::string out;
+    for (size_t i = 0; i < teams.size();) {
+        size_t j = i;
+        while (j + 1 < teams.size() && teams[j + 1] == teams[i]) ++j;
+        out += (out.empty() ? "" : ", ") + std::to_string(i + 1) + "-" + std::to_string(j + 1) +
+               ": " + std::to_string(teams[i]) + (teams[i] == 1 ? " thread" : " threads");
+        i = j + 1;
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -345,11 +364,19 @@ int main(int argc, char** argv) {
 
     std::printf("   iteration           ||r||                 zeta\n");
     const double t0 = npb::wtime();
+    std::vector<int> teams;
     for (int it = 1; it <= p.niter; ++it) {
         const double rnorm = solver.iterate(p.shift, &zeta);
+        teams.push_back(solver.last_team());
         std::printf("    %5d       %20.14e %20.13f\n", it, rnorm, zeta);
+        std::fflush(stdout);  // progress for whoever watches (advice tests)
     }
     const double seconds = npb::wtime() - t0;
+    // The report's "Total threads" is the team the run started with; say so
+    // when advice (or omp_set_num_threads) changed it between iterations.
+    if (std::adjacent_find(teams.begin(), teams.end(), std::not_equal_to<>()) != teams.end())
+        std::fprintf(stderr, " cg: the team size changed between iterations: %s\n",
+                     team_runs(teams).c_str());
 
     if (opt.corrupt) zeta += zeta * 1.0e-6;
     const double err = std::fabs(zeta - p.zeta) / p.zeta;
