@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <algorithm>
 #include <map>
 #include <regex>
 
@@ -333,8 +333,8 @@ TEST_F(OmptPrograms, CgFollowsTeamChangesMidRunAndStillVerifies) {
     if (std::string(CG_PROG).empty()) GTEST_SKIP() << "the cg kernel is not built";
     std::string advice = dir_ + "/advice.json";
     auto write = [&](int threads) {
-        std::ofstream(advice + ".tmp") << R"({"node_load": 1, "gang": false, "suggested_threads": )"
-                                       << threads << "}";
+        std::ofstream(advice + ".tmp")
+            << R"({"node_load": 1, "gang": false, "suggested_threads": )" << threads << "}";
         std::filesystem::rename(advice + ".tmp", advice);
     };
     write(0);  // no advice yet: the team OMP_NUM_THREADS says
@@ -351,9 +351,11 @@ TEST_F(OmptPrograms, CgFollowsTeamChangesMidRunAndStillVerifies) {
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("VERIFICATION SUCCESSFUL"), std::string::npos) << r.out;
     EXPECT_EQ(stage, 2) << r.out;
-    // e.g. " cg: the team size changed between iterations: 1-2: 2 threads, 3-7: 1 thread, 8-15: 2 threads"
+    // e.g. " cg: the team size changed between iterations: 1-2: 2 threads, 3-7: 1 thread, 8-15: 2
+    // threads"
     std::smatch m;
-    const std::regex re(R"(team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-15: 2 threads)");
+    const std::regex re(
+        R"(team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-15: 2 threads)");
     EXPECT_TRUE(std::regex_search(r.err, m, re)) << r.err;
 }
 

@@ -26,10 +26,10 @@ nlohmann::json Profile::to_json() const {
 Result<Profile> Profile::from_json(const nlohmann::json& j) {
     using namespace vtasos::json;
     const std::string path = "profile";
-    if (auto s = check_object(j, path,
-                              {"name", "match", "threads", "region_rate_hz", "barrier_rate_hz",
-                               "sync_fraction", "imbalance", "bandwidth", "coexist", "gang", "footprint_mb",
-                               "note", "$schema"});
+    if (auto s = check_object(
+            j, path,
+            {"name", "match", "threads", "region_rate_hz", "barrier_rate_hz", "sync_fraction",
+             "imbalance", "bandwidth", "coexist", "gang", "footprint_mb", "note", "$schema"});
         !s)
         return s.error();
     Profile p;

@@ -1512,8 +1512,7 @@ int64_t Service::footprint_tick() {
         return -1;
     std::vector<const std::pair<const std::string, TenantEntry>*> sampled;
     for (const auto& e : tenants_)
-        if (!e.second.job &&
-            (e.second.observations || !profile_source(e.second.source).empty()))
+        if (!e.second.job && (e.second.observations || !profile_source(e.second.source).empty()))
             sampled.push_back(&e);
     if (sampled.empty()) return -1;
     const int64_t now = steady_ms();

@@ -14,9 +14,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <thread>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "vtasos/daemon/service.h"
 
@@ -318,9 +318,9 @@ TEST_F(PolicyService, AutoLearnsAProfileOnlyTenantsFootprint) {
         return mode;
     };
     // Each run is decided by what the run before it left, and teaches the next.
-    EXPECT_EQ(run("first", 0), "share");         // nothing known: the share rule
-    EXPECT_EQ(run("second", 2 * llc), "gang");   // first's few MiB fit in the cache
-    EXPECT_EQ(run("third", 2 * llc), "share");   // second's twice the cache does not
+    EXPECT_EQ(run("first", 0), "share");        // nothing known: the share rule
+    EXPECT_EQ(run("second", 2 * llc), "gang");  // first's few MiB fit in the cache
+    EXPECT_EQ(run("third", 2 * llc), "share");  // second's twice the cache does not
     // A reservation released at once (not an exit) teaches nothing.
     Sleeper r;
     ASSERT_TRUE(call(*s, {{"op", "register"},

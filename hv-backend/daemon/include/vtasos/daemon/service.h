@@ -247,7 +247,7 @@ private:
     std::map<std::string, int64_t> sched_demote_since_;
     // Resident MiB samples per OpenMP tenant: MiB -> count (auto's cache rule).
     std::map<std::string, std::map<uint64_t, uint64_t>> footprint_samples_;
-    int64_t footprint_next_ms_ = 0;  // steady ms of the next footprint sample
+    int64_t footprint_next_ms_ = 0;        // steady ms of the next footprint sample
     std::map<int, uint64_t> llc_by_pu_;    // last-level cache bytes per PU (0: unknown)
     std::vector<std::string> sched_lost_;  // cgroup gone under the scheduler (removed by others)
     std::unique_ptr<probe::Probe> probe_;  // the running probe, if any
