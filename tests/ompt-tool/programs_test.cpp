@@ -326,37 +326,61 @@ TEST_F(OmptPrograms, TimeSharedPusMakeThreadsFloatAndGangPinsThemAgain) {
     EXPECT_NE(err2.find("pinned one per placed CPU again"), std::string::npos) << err2;
 }
 
-// Our CG kernel is malleable: advice to shrink mid-run (and to grow back)
-// changes its team between outer iterations, and the result still verifies.
-// The advice changes when CG has printed its first and its 6th iteration.
-TEST_F(OmptPrograms, CgFollowsTeamChangesMidRunAndStillVerifies) {
-    if (std::string(CG_PROG).empty()) GTEST_SKIP() << "the cg kernel is not built";
-    std::string advice = dir_ + "/advice.json";
+// Runs one of our NPB kernels at class `cls` under the tool with the advice file
+// seam: no advice at first, then "1 thread" once the kernel has printed
+// progress line `shrink_at`, then "2 threads" at line `grow_at` (lines counted
+// after `header`). Returns the run; *stage says how far the advice got.
+test::ProcResult run_kernel_with_changing_advice(const std::string& dir, const std::string& prog,
+                                                 const std::string& cls, const std::string& header,
+                                                 long shrink_at, long grow_at, int* stage) {
+    std::string advice = dir + "/advice.json";
     auto write = [&](int threads) {
-        std::ofstream(advice + ".tmp")
-            << R"({"node_load": 1, "gang": false, "suggested_threads": )" << threads << "}";
+        std::ofstream(advice + ".tmp") << R"({"node_load": 1, "gang": false, "suggested_threads": )"
+                                       << threads << "}";
         std::filesystem::rename(advice + ".tmp", advice);
     };
     write(0);  // no advice yet: the team OMP_NUM_THREADS says
+    *stage = 0;
+    return run({prog, "--class", cls},
+               {kToolEnv, kNoDaemon, "OMP_NUM_THREADS=2", "VTASOS_OMPT_FAKE_ADVICE=" + advice},
+               120, [&](const std::string& out) {
+                   auto h = out.find(header);
+                   if (h == std::string::npos) return;
+                   const long lines = std::count(out.begin() + static_cast<long>(h), out.end(), '\n');
+                   if (*stage == 0 && lines > shrink_at) write(1), *stage = 1;
+                   if (*stage == 1 && lines > grow_at) write(2), *stage = 2;
+               });
+}
+
+// Our CG and IS kernels are malleable: advice to shrink mid-run (and to grow
+// back) changes their team between iterations, the result still verifies, and
+// the kernel says which iterations ran with which team.
+TEST_F(OmptPrograms, CgFollowsTeamChangesMidRunAndStillVerifies) {
+    if (std::string(CG_PROG).empty()) GTEST_SKIP() << "the cg kernel is not built";
     int stage = 0;
-    auto r = run({CG_PROG, "--class", "A"},
-                 {kToolEnv, kNoDaemon, "OMP_NUM_THREADS=2", "VTASOS_OMPT_FAKE_ADVICE=" + advice},
-                 120, [&](const std::string& out) {
-                     auto h = out.find("||r||");
-                     if (h == std::string::npos) return;
-                     const auto lines = std::count(out.begin() + h, out.end(), '\n');
-                     if (stage == 0 && lines >= 2) write(1), stage = 1;  // iteration 1 printed
-                     if (stage == 1 && lines >= 7) write(2), stage = 2;  // iteration 6 printed
-                 });
+    // Progress lines after the "||r||" header: iteration k is line k.
+    auto r = run_kernel_with_changing_advice(dir_, CG_PROG, "A", "||r||", 1, 6, &stage);
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("VERIFICATION SUCCESSFUL"), std::string::npos) << r.out;
     EXPECT_EQ(stage, 2) << r.out;
-    // e.g. " cg: the team size changed between iterations: 1-2: 2 threads, 3-7: 1 thread, 8-15: 2
-    // threads"
-    std::smatch m;
+    // e.g. " cg: the team size changed between iterations: 1-2: 2 threads, 3-7: 1 thread, 8-15: 2 threads"
     const std::regex re(
-        R"(team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-15: 2 threads)");
-    EXPECT_TRUE(std::regex_search(r.err, m, re)) << r.err;
+        R"(cg: the team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-15: 2 threads)");
+    EXPECT_TRUE(std::regex_search(r.err, re)) << r.err;
+}
+
+TEST_F(OmptPrograms, IsFollowsTeamChangesMidRunAndStillVerifies) {
+    if (std::string(IS_PROG).empty()) GTEST_SKIP() << "the is kernel is not built";
+    int stage = 0;
+    // After the "iteration" header, line k is printed as pass k begins. Class B:
+    // ~0.1 s a pass here (class A's 20 ms leave little time for the advice).
+    auto r = run_kernel_with_changing_advice(dir_, IS_PROG, "B", "   iteration", 2, 6, &stage);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("SUCCESSFUL"), std::string::npos) << r.out;
+    EXPECT_EQ(stage, 2) << r.out;
+    const std::regex re(
+        R"(is: the team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-10: 2 threads)");
+    EXPECT_TRUE(std::regex_search(r.err, re)) << r.err;
 }
 
 TEST_F(OmptPrograms, WithoutTheToolAdviceHasNoEffect) {

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -327,19 +326,6 @@ private:
     int last_team_ = 0;
 };
 
-// "1-4: 2 threads, 5-15: 1 thread" from the team size of each iteration (1-based).
-std::string team_runs(const std::vector<int>& teams) {
-    std::string out;
-    for (size_t i = 0; i < teams.size();) {
-        size_t j = i;
-        while (j + 1 < teams.size() && teams[j + 1] == teams[i]) ++j;
-        out += (out.empty() ? "" : ", ") + std::to_string(i + 1) + "-" + std::to_string(j + 1) +
-               ": " + std::to_string(teams[i]) + (teams[i] == 1 ? " thread" : " threads");
-        i = j + 1;
-    }
-    return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -374,9 +360,9 @@ int main(int argc, char** argv) {
     const double seconds = npb::wtime() - t0;
     // The report's "Total threads" is the team the run started with; say so
     // when advice (or omp_set_num_threads) changed it between iterations.
-    if (std::adjacent_find(teams.begin(), teams.end(), std::not_equal_to<>()) != teams.end())
+    if (const std::string changes = npb::team_changes(teams); !changes.empty())
         std::fprintf(stderr, " cg: the team size changed between iterations: %s\n",
-                     team_runs(teams).c_str());
+                     changes.c_str());
 
     if (opt.corrupt) zeta += zeta * 1.0e-6;
     const double err = std::fabs(zeta - p.zeta) / p.zeta;

@@ -272,4 +272,18 @@ void print_results(const Report& r) {
     std::fflush(stdout);
 }
 
+std::string team_changes(const std::vector<int>& teams) {
+    std::string out;
+    bool changed = false;
+    for (size_t i = 0; i < teams.size();) {
+        size_t j = i;
+        while (j + 1 < teams.size() && teams[j + 1] == teams[i]) ++j;
+        changed = changed || j + 1 < teams.size();
+        out += (out.empty() ? "" : ", ") + std::to_string(i + 1) + "-" + std::to_string(j + 1) +
+               ": " + std::to_string(teams[i]) + (teams[i] == 1 ? " thread" : " threads");
+        i = j + 1;
+    }
+    return changed ? out : std::string();
+}
+
 }  // namespace npb

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace npb {
 
@@ -59,6 +60,11 @@ double wtime();
 
 // Number of threads an OpenMP parallel region gets right now (omp_get_num_threads inside one).
 int threads_in_use();
+
+// Team size per timed iteration -> "1-2: 2 threads, 3-7: 1 thread, 8-15: 2 threads"; "" when it
+// never changed. Kernels print it on stderr: the report's "Total threads" is the starting team,
+// and a tool following vtasosd's advice (omp_set_num_threads) may change it between regions.
+std::string team_changes(const std::vector<int>& teams);
 
 // Everything the end-of-run report shows.
 struct Report {

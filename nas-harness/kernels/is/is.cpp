@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "npb.h"
@@ -126,10 +127,14 @@ public:
         for (int t = 0; t < kTests; ++t) probe[t] = keys_[p_.test_index[t]];
 
         const long width = max_key_ >> p_.buckets_log2;  // key values per bucket
-#pragma omp parallel num_threads(threads_)
+        // The team the runtime forks (malleable, like CG): a tool following vtasosd's
+        // advice may change it between passes. Key ranges and count rows follow it.
+#pragma omp parallel
         {
             const int me = omp_get_thread_num();
             const int nt = omp_get_num_threads();
+#pragma omp single
+            reserve(nt);  // the implicit barrier publishes it to the team
             long lo, hi;
             my_range(&lo, &hi);
             Key* count = &counts_[static_cast<size_t>(me) * nbuckets_];
@@ -155,6 +160,7 @@ public:
                 const Key k = keys_[i];
                 bucketed_[cursor[k >> shift_]++] = k;
             }
+            if (me == 0) last_team_ = nt;
 #pragma omp barrier
             // Inside each bucket a counting sort over its own key range: rank_[k] ends as the
             // number of keys <= k. Bucket sizes vary, hence the dynamic schedule.
@@ -189,7 +195,7 @@ public:
     // corrupt: test hook, spoils the first place so the check must fail.
     bool full_verify(bool corrupt) {
         long unsorted = 0;
-#pragma omp parallel num_threads(threads_)
+#pragma omp parallel
         {
 #pragma omp for schedule(dynamic, 1)
             for (int b = 0; b < nbuckets_; ++b) {
@@ -208,7 +214,18 @@ public:
         return unsorted == 0;
     }
 
+    int last_team() const { return last_team_; }  // team size of the last rank()
+
 private:
+    // Count and cursor rows for a team of nt. Called by one thread.
+    void reserve(int nt) {
+        const size_t need = static_cast<size_t>(nt) * nbuckets_;
+        if (counts_.size() < need) {
+            counts_.resize(need);
+            cursors_.resize(need);
+        }
+    }
+
     void my_range(long* lo, long* hi) const {
         const int me = omp_get_thread_num();
         const int nt = omp_get_num_threads();
@@ -224,6 +241,7 @@ private:
     std::vector<Key> counts_;      // threads x buckets key counts
     std::vector<Key> cursors_;     // threads x buckets next free slot in bucketed_
     std::vector<Key> bucket_end_;  // one past the last slot of each bucket in bucketed_
+    int last_team_ = 0;
 };
 
 }  // namespace
@@ -244,8 +262,20 @@ int main(int argc, char** argv) {
 
     int passed = 0;
     const double t0 = npb::wtime();
-    for (int it = 1; it <= kIterations; ++it) passed += sorter.rank(opt.cls, it);
+    std::vector<int> teams;
+    std::printf("\n   iteration\n");
+    for (int it = 1; it <= kIterations; ++it) {
+        if (opt.cls != npb::Class::S) {
+            std::printf("        %d\n", it);
+            std::fflush(stdout);  // progress for whoever watches (advice tests)
+        }
+        passed += sorter.rank(opt.cls, it);
+        teams.push_back(sorter.last_team());
+    }
     const double seconds = npb::wtime() - t0;
+    if (const std::string changes = npb::team_changes(teams); !changes.empty())
+        std::fprintf(stderr, " is: the team size changed between iterations: %s\n",
+                     changes.c_str());
 
     passed += sorter.full_verify(opt.corrupt) ? 1 : 0;
     const bool verified = passed == kTests * kIterations + 1;
