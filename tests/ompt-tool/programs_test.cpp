@@ -354,33 +354,35 @@ test::ProcResult run_kernel_with_changing_advice(const std::string& dir, const s
 
 // Our CG and IS kernels are malleable: advice to shrink mid-run (and to grow
 // back) changes their team between iterations, the result still verifies, and
-// the kernel says which iterations ran with which team.
+// the kernel says which iterations ran with which team, e.g.
+// " cg: the team size changed between iterations: 1-2: 2 threads, 3-7: 1 thread, 8-15: 2 threads".
+void expect_team_follows_advice(const std::string& dir, const std::string& kernel,
+                                const std::string& prog, const std::string& cls,
+                                const std::string& header, long shrink_at, long grow_at,
+                                int iterations) {
+    int stage = 0;
+    auto r = run_kernel_with_changing_advice(dir, prog, cls, header, shrink_at, grow_at, &stage);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("SUCCESSFUL"), std::string::npos) << r.out;
+    EXPECT_EQ(stage, 2) << r.out;
+    const std::regex re(kernel +
+                        R"(: the team size changed between iterations: 1-\d+: 2 threads, )"
+                        R"(\d+-\d+: 1 thread, \d+-)" +
+                        std::to_string(iterations) + ": 2 threads");
+    EXPECT_TRUE(std::regex_search(r.err, re)) << r.err;
+}
+
 TEST_F(OmptPrograms, CgFollowsTeamChangesMidRunAndStillVerifies) {
     if (std::string(CG_PROG).empty()) GTEST_SKIP() << "the cg kernel is not built";
-    int stage = 0;
     // Progress lines after the "||r||" header: iteration k is line k.
-    auto r = run_kernel_with_changing_advice(dir_, CG_PROG, "A", "||r||", 1, 6, &stage);
-    ASSERT_EQ(r.status, 0) << r.out << r.err;
-    EXPECT_NE(r.out.find("VERIFICATION SUCCESSFUL"), std::string::npos) << r.out;
-    EXPECT_EQ(stage, 2) << r.out;
-    // e.g. " cg: the team size changed between iterations: 1-2: 2 threads, 3-7: 1 thread, 8-15: 2 threads"
-    const std::regex re(
-        R"(cg: the team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-15: 2 threads)");
-    EXPECT_TRUE(std::regex_search(r.err, re)) << r.err;
+    expect_team_follows_advice(dir_, "cg", CG_PROG, "A", "||r||", 1, 6, 15);
 }
 
 TEST_F(OmptPrograms, IsFollowsTeamChangesMidRunAndStillVerifies) {
     if (std::string(IS_PROG).empty()) GTEST_SKIP() << "the is kernel is not built";
-    int stage = 0;
     // After the "iteration" header, line k is printed as pass k begins. Class B:
     // ~0.1 s a pass here (class A's 20 ms leave little time for the advice).
-    auto r = run_kernel_with_changing_advice(dir_, IS_PROG, "B", "   iteration", 2, 6, &stage);
-    ASSERT_EQ(r.status, 0) << r.out << r.err;
-    EXPECT_NE(r.out.find("SUCCESSFUL"), std::string::npos) << r.out;
-    EXPECT_EQ(stage, 2) << r.out;
-    const std::regex re(
-        R"(is: the team size changed between iterations: 1-\d+: 2 threads, \d+-\d+: 1 thread, \d+-10: 2 threads)");
-    EXPECT_TRUE(std::regex_search(r.err, re)) << r.err;
+    expect_team_follows_advice(dir_, "is", IS_PROG, "B", "   iteration", 2, 6, 10);
 }
 
 TEST_F(OmptPrograms, WithoutTheToolAdviceHasNoEffect) {

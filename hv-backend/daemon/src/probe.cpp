@@ -80,11 +80,18 @@ std::vector<Window> schedule(double start_ms, int duration_ms, int window_ms, in
 
 namespace {
 
-double median(std::vector<double> v) {
+// The upper quartile (nearest rank) of the per-window drops. Not the median:
+// on a VM whose host moves the vCPUs between cache and memory domains, the
+// streamers reach the tenant's memory path in only some windows (CI, this
+// project's VM: 5 of 14 windows at 37-47 %, the others 0-4 %, streamers at
+// full rate throughout), and the median then called a streaming program
+// `low`. The tenant is sensitive when a quarter of the comparable windows
+// slowed it; a compute-bound one stays within ~1 % in every window.
+double upper_quartile(std::vector<double> v) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    const size_t rank = (3 * v.size() + 3) / 4;  // ceil(0.75 n), 1-based
+    return v[rank - 1];
 }
 
 }  // namespace
@@ -200,11 +207,11 @@ Verdict analyze(const std::vector<Sample>& samples, const std::vector<Window>& w
         v.drops.clear();
         return v;
     }
-    v.drop = median(v.drops);
+    v.drop = upper_quartile(v.drops);
     v.cls = v.drop >= threshold ? BandwidthClass::kHigh : BandwidthClass::kLow;
     v.reason = fmt::format(
-        "progress per CPU second {:.1f} % lower with the streamer running (median of {} "
-        "windows; threshold {:.0f} %)",
+        "progress per CPU second {:.1f} % lower with the streamer running (upper quartile of "
+        "{} windows; threshold {:.0f} %)",
         v.drop * 100, v.drops.size(), threshold * 100);
     if (v.skipped > 0)
         v.reason += fmt::format(

@@ -18,7 +18,9 @@
 // look like a memory slowdown (stalled cycles still count as CPU time, so a
 // bandwidth-bound tenant does lose progress per CPU second). Each "on" window
 // is compared with the mean of the "off" windows around it; the drop is the
-// median of those per-window drops. A window that cannot be timed (too few
+// upper quartile of those per-window drops (a quarter of the windows slowed by
+// the threshold is enough: a VM's host may keep the streamers off the
+// tenant's memory path in the others). A window that cannot be timed (too few
 // events: a phase with one long region, start-up) is left out alone; at least
 // kMinDrops compared "on" windows make a verdict. Each streamer counts the bytes it streams
 // in a shared page; an "on" window in which the streamers moved less than half
@@ -79,7 +81,7 @@ struct Window {
 
 struct Verdict {
     BandwidthClass cls = BandwidthClass::kUnknown;
-    double drop = 0;                // median relative drop of progress per CPU second (0.12 = 12 %)
+    double drop = 0;                // upper quartile of the relative drops of progress per CPU second (0.12 = 12 %)
     std::vector<double> drops;      // per "on" window
     std::vector<double> off_rates;  // progress per CPU second, per "off" window
     std::vector<double> on_rates;

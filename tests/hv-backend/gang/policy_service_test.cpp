@@ -110,7 +110,20 @@ protected:
         for (const auto& t : st["tenants"]) out[t["tenant"].get<std::string>()] = t;
         return out;
     }
+    // auto with the cache rule: `pid` as tenant "omp" beside a sleeping one,
+    // then a live report of 2000 barriers/s. Its mode and advice.
+    std::pair<std::string, json> sync_heavy_beside_another(pid_t pid) {
+        svc_ = make(gang::Policy::kAuto, 2000, true);
+        Sleeper other;
+        EXPECT_TRUE(reg(*svc_, "omp", pid)["ok"]);
+        EXPECT_TRUE(reg(*svc_, "other", other.pid)["ok"]);
+        EXPECT_TRUE(call(*svc_, {{"op", "update"},
+                                 {"tenant", "omp"},
+                                 {"observations", {{"threads", 2}, {"barrier_rate_hz", 2000}}}})["ok"]);
+        return {gang_of(*svc_)["omp"]["gang"]["mode"], advice(*svc_, "omp")};
+    }
     std::shared_ptr<Log> log_;
+    std::unique_ptr<Service> svc_;
     int64_t id_ = 0;
 };
 
@@ -213,16 +226,11 @@ TEST_F(PolicyService, AutoDemotesToKernelOnlyAfterTheHold) {
 TEST_F(PolicyService, AutoGangsACacheResidentTenant) {
     if (!std::filesystem::exists("/sys/devices/system/cpu/cpu0/cache/index0/size"))
         GTEST_SKIP() << "sysfs does not give the cache size";
-    auto s = make(gang::Policy::kAuto, 2000, true);
-    Sleeper a, b;
-    ASSERT_TRUE(reg(*s, "omp", a.pid)["ok"]);
-    ASSERT_TRUE(reg(*s, "other", b.pid)["ok"]);
-    ASSERT_TRUE(call(*s, {{"op", "update"},
-                          {"tenant", "omp"},
-                          {"observations", {{"threads", 2}, {"barrier_rate_hz", 2000}}}})["ok"]);
-    EXPECT_EQ(gang_of(*s)["omp"]["gang"]["mode"], "gang");
-    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 2);
-    EXPECT_EQ(advice(*s, "omp")["gang"], true);
+    Sleeper a;
+    auto [mode, adv] = sync_heavy_beside_another(a.pid);
+    EXPECT_EQ(mode, "gang");
+    EXPECT_EQ(adv["suggested_threads"], 2);
+    EXPECT_EQ(adv["gang"], true);
 }
 
 // A child that touches `bytes` of memory, then waits to be killed.
@@ -275,17 +283,10 @@ uint64_t llc_from_sysfs() {
 TEST_F(PolicyService, AutoSharesALiveTenantBiggerThanTheCache) {
     const uint64_t llc = llc_from_sysfs();
     if (llc == 0) GTEST_SKIP() << "sysfs does not give the cache size";
-    auto s = make(gang::Policy::kAuto, 2000, true);
     Toucher a(2 * llc);
-    Sleeper b;
-    ASSERT_TRUE(reg(*s, "omp", a.pid)["ok"]);
-    ASSERT_TRUE(reg(*s, "other", b.pid)["ok"]);
-    ASSERT_TRUE(call(*s, {{"op", "update"},
-                          {"tenant", "omp"},
-                          {"observations", {{"threads", 2}, {"barrier_rate_hz", 2000}}}})["ok"]);
-    EXPECT_EQ(gang_of(*s)["omp"]["gang"]["mode"], "share");
-    EXPECT_EQ(advice(*s, "omp")["suggested_threads"], 1);
-    a.exit_now();
+    auto [mode, adv] = sync_heavy_beside_another(a.pid);
+    EXPECT_EQ(mode, "share");
+    EXPECT_EQ(adv["suggested_threads"], 1);
 }
 
 // A profile-only tenant (libgomp: no live reports, team fixed at start) is
