@@ -1510,16 +1510,17 @@ void Service::sched_log_change() {
 int64_t Service::footprint_tick() {
     if (!sched_ || !config_.sched_cache_rule || config_.sched_policy != gang::Policy::kAuto)
         return -1;
-    std::vector<const std::pair<const std::string, TenantEntry>*> sampled;
-    for (const auto& e : tenants_)
-        if (!e.second.job && (e.second.observations || !profile_source(e.second.source).empty()))
-            sampled.push_back(&e);
-    if (sampled.empty()) return -1;
+    // Called after every batch of events: a clock read until the next sample is due.
     const int64_t now = steady_ms();
     if (now < footprint_next_ms_) return (footprint_next_ms_ - now) * 1000000;
-    for (const auto* e : sampled) footprint_sample(e->first, e->second);
     footprint_next_ms_ = now + 100;
-    return int64_t{100} * 1000000;
+    bool any = false;
+    for (const auto& [name, t] : tenants_)
+        if (!t.job && (t.observations || t.source.rfind("profile:", 0) == 0)) {
+            footprint_sample(name, t);
+            any = true;
+        }
+    return any ? int64_t{100} * 1000000 : -1;  // none: no timer, a later loop looks again
 }
 
 void Service::footprint_sample(const std::string& tenant, const TenantEntry& t) {
